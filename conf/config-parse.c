@@ -1,0 +1,1485 @@
+/* Turns vigil.conf and the files it @includes into a validated, defaulted Config.
+ * Source stage: reads every file itself (refusing ones others may write, non-regular or too
+ * large ones), expands @include textually and remembers where each line came from. libconfig
+ * only ever parses that in-memory text, its include directory pointed at a path that cannot be
+ * opened: libconfig 1.5 exit(2)s on @include of a directory and mangles absolute include paths
+ * once an include directory is set, so it must never open a file itself.
+ * Validation stage: per-group key tables check every key's type and range; unknown keys are
+ * errors; the first error becomes "FILE:LINE: KEYPATH: what is wrong".
+ * Non-logging; never prints, never exits. */
+
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "config-parse.h"
+#include "parse-util.h"
+#include "strv.h"
+
+/* Must not exceed BREAKER_TALLY_MAX in supervisor/breaker.h, which conf/ does not include. */
+#define BREAKER_FAILURES_MAX 64
+
+#define INCLUDE_DEPTH_MAX 10U
+#define INCLUDES_MAX 256U
+/* The expanded text: including the same files many times must not multiply without bound. */
+#define SOURCE_SIZE_MAX (4U * CONFIG_FILE_SIZE_MAX)
+
+static int set_error(char **error, int r, const char *fmt, ...) _printf_(3, 4);
+static int set_error(char **error, int r, const char *fmt, ...) {
+        va_list ap;
+
+        /* Only the first error is kept: later ones are usually consequences of it. */
+        if (*error)
+                return r;
+
+        va_start(ap, fmt);
+        if (vasprintf(error, fmt, ap) < 0)
+                *error = NULL;
+        va_end(ap);
+        return r;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Source stage: file checks and @include expansion. */
+
+/* From text_line on, line n of the expanded text is line file_line + (n - text_line) of file. */
+typedef struct SourceSegment {
+        unsigned text_line;
+        size_t file;
+        unsigned file_line;
+} SourceSegment;
+
+typedef struct Source {
+        char *text;
+        size_t size;
+        size_t allocated;
+        unsigned text_line; /* line being written, 1-based */
+
+        char **files; /* every file read, in reading order; may repeat */
+        SourceSegment *segments;
+        size_t n_segments;
+
+        struct stat stack[INCLUDE_DEPTH_MAX + 1]; /* files being expanded, for cycle detection */
+        size_t depth;
+        unsigned n_includes;
+
+        char *error;
+} Source;
+
+static void source_done(Source *s) {
+        free(s->text);
+        strv_free(s->files);
+        free(s->segments);
+        free(s->error);
+}
+
+/* Maps a line of the expanded text back to its file and line. */
+static void source_locate(const Source *s, unsigned text_line, const char **ret_file, unsigned *ret_line) {
+        const SourceSegment *seg = &s->segments[0];
+
+        assert(s->n_segments > 0);
+
+        /* Several segments may start on one line (an empty included file); the last one owns it. */
+        for (size_t i = 1; i < s->n_segments && s->segments[i].text_line <= text_line; i++)
+                seg = &s->segments[i];
+
+        *ret_file = s->files[seg->file];
+        *ret_line = seg->file_line + (text_line > seg->text_line ? text_line - seg->text_line : 0);
+}
+
+static int source_add_segment(Source *s, size_t file, unsigned file_line) {
+        SourceSegment *n;
+
+        n = reallocarray(s->segments, s->n_segments + 1, sizeof(SourceSegment));
+        if (!n)
+                return -ENOMEM;
+        s->segments = n;
+        s->segments[s->n_segments++] = (SourceSegment) {
+                .text_line = s->text_line,
+                .file = file,
+                .file_line = file_line,
+        };
+        return 0;
+}
+
+static int source_put(Source *s, char c) {
+        if (s->size + 2 > s->allocated) {
+                size_t a = MAX(s->allocated * 2, (size_t) 4096);
+                char *n;
+
+                if (s->size + 2 > SOURCE_SIZE_MAX)
+                        return -EFBIG;
+                a = MIN(a, (size_t) SOURCE_SIZE_MAX);
+                n = realloc(s->text, a);
+                if (!n)
+                        return -ENOMEM;
+                s->text = n;
+                s->allocated = a;
+        }
+
+        s->text[s->size++] = c;
+        s->text[s->size] = '\0';
+        if (c == '\n')
+                s->text_line++;
+        return 0;
+}
+
+/* Opens and reads one config file after checking what it is and who may change it. On
+ * failure *reterr_what describes the problem (without the file name). */
+static int read_config_file(const char *path, char **ret_text, size_t *ret_size, struct stat *ret_st,
+                            char **reterr_what) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *text = NULL;
+        struct stat st;
+        size_t n = 0, allocated;
+
+        /* O_NONBLOCK: opening a FIFO must not hang before fstat() can refuse it. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return set_error(reterr_what, -errno, "%m");
+        if (fstat(fd, &st) < 0)
+                return set_error(reterr_what, -errno, "%m");
+
+        if (S_ISDIR(st.st_mode))
+                return set_error(reterr_what, -EISDIR, "is a directory");
+        if (!S_ISREG(st.st_mode))
+                return set_error(reterr_what, -EINVAL, "not a regular file");
+
+        /* Whoever can write the config can run any program as any user through vigild. */
+        if (st.st_mode & S_IWOTH)
+                return set_error(reterr_what, -EPERM,
+                                 "refusing config file writable by other users (mode %04o)",
+                                 (unsigned) (st.st_mode & 07777));
+        if ((st.st_mode & S_IWGRP) && st.st_gid != 0)
+                return set_error(reterr_what, -EPERM,
+                                 "refusing config file writable by group %u (mode %04o)",
+                                 (unsigned) st.st_gid, (unsigned) (st.st_mode & 07777));
+        if (st.st_uid != 0 && st.st_uid != geteuid())
+                return set_error(reterr_what, -EPERM, "refusing config file owned by another user (uid %u)",
+                                 (unsigned) st.st_uid);
+
+        if (st.st_size > (off_t) CONFIG_FILE_SIZE_MAX)
+                return set_error(reterr_what, -EFBIG, "larger than %u bytes", CONFIG_FILE_SIZE_MAX);
+
+        /* Room for one byte more than fstat() reported, so that a file growing under us is noticed;
+         * it may grow up to the limit, never beyond. */
+        allocated = (size_t) st.st_size + 1;
+        text = malloc(allocated + 1);
+        if (!text)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k;
+
+                if (n == allocated) {
+                        char *t;
+
+                        allocated = MIN(allocated * 2, (size_t) CONFIG_FILE_SIZE_MAX + 1);
+                        t = realloc(text, allocated + 1);
+                        if (!t)
+                                return -ENOMEM;
+                        text = t;
+                }
+
+                k = read(fd, text + n, allocated - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return set_error(reterr_what, -errno, "%m");
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n > CONFIG_FILE_SIZE_MAX)
+                        return set_error(reterr_what, -EFBIG, "larger than %u bytes", CONFIG_FILE_SIZE_MAX);
+        }
+        text[n] = '\0';
+
+        *ret_text = TAKE_PTR(text);
+        *ret_size = n;
+        *ret_st = st;
+        return 0;
+}
+
+/* A relative include is relative to the directory of the file that names it. */
+static char *include_resolve(const char *includer, const char *path) {
+        const char *slash;
+        char *r;
+
+        if (path[0] == '/')
+                return strdup(path);
+
+        slash = strrchr(includer, '/');
+        if (!slash)
+                return strdup(path);
+        if (asprintf(&r, "%.*s/%s", (int) (slash - includer), includer, path) < 0)
+                return NULL;
+        return r;
+}
+
+static int source_add_file(Source *s, const char *path, const char *includer, unsigned include_line,
+                           const char *raw);
+
+/* At text (an '@' at the start of a line in code, outside comments and strings): if it is an
+ * @include directive in the form libconfig recognises, expands it and sets *ret_len to the bytes
+ * consumed; otherwise *ret_len is 0 and the text is left for libconfig to judge. */
+static int source_include(Source *s, const char *file, unsigned line, const char *text, size_t size,
+                          size_t *ret_len) {
+        static const char directive[] = "@include";
+        _cleanup_free_ char *raw = NULL, *resolved = NULL;
+        size_t i = sizeof(directive) - 1, start, before;
+        int r;
+
+        *ret_len = 0;
+
+        if (size < i || strncmp(text, directive, i) != 0)
+                return 0;
+        if (i >= size || (text[i] != ' ' && text[i] != '\t'))
+                return 0;
+        while (i < size && (text[i] == ' ' || text[i] == '\t'))
+                i++;
+        if (i >= size || text[i] != '"')
+                return 0;
+
+        start = ++i;
+        for (; i < size && text[i] != '"'; i++) {
+                if (text[i] == '\n' || text[i] == '\0')
+                        return set_error(&s->error, -EINVAL, "%s:%u: @include: missing closing quote", file,
+                                         line);
+                if (text[i] == '\\')
+                        return set_error(&s->error, -EINVAL,
+                                         "%s:%u: @include: backslashes are not supported in include paths",
+                                         file, line);
+        }
+        if (i >= size)
+                return set_error(&s->error, -EINVAL, "%s:%u: @include: missing closing quote", file, line);
+        if (i == start)
+                return set_error(&s->error, -EINVAL, "%s:%u: @include \"\": empty path", file, line);
+
+        raw = strndup(text + start, i - start);
+        if (!raw)
+                return -ENOMEM;
+        resolved = include_resolve(file, raw);
+        if (!resolved)
+                return -ENOMEM;
+
+        before = s->size;
+        r = source_add_file(s, resolved, file, line, raw);
+        if (r < 0)
+                return r;
+
+        /* The rest of the directive's line continues on a fresh line of the expanded text. */
+        if (s->size > before && s->text[s->size - 1] != '\n') {
+                r = source_put(s, '\n');
+                if (r < 0)
+                        return r;
+        }
+
+        *ret_len = i + 1;
+        return 0;
+}
+
+static bool is_name_char(char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+               c == '-' || c == '*';
+}
+
+static int hex_digit(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* Copies the number literal at t. libconfig 1.5 silently wraps integers outside 32 bits unless
+ * they carry an L suffix ("instances = 4294967297" would read as 1), so every such literal gets
+ * the suffix here and is then range-checked with its real value; one beyond 64 bits is refused. */
+static int source_number(Source *s, const char *file, unsigned line, const char *t, size_t size,
+                         size_t *ret_len) {
+        bool hex = size > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X') && hex_digit(t[2]) >= 0;
+        unsigned base = hex ? 16 : 10;
+        bool overflow = false;
+        uint64_t v = 0;
+        size_t i = hex ? 2 : 0;
+        int r;
+
+        for (; i < size; i++) {
+                int d = hex ? hex_digit(t[i]) : (t[i] >= '0' && t[i] <= '9' ? t[i] - '0' : -1);
+
+                if (d < 0)
+                        break;
+                if (v > (UINT64_MAX - (unsigned) d) / base)
+                        overflow = true;
+                else
+                        v = v * base + (unsigned) d;
+        }
+
+        /* A float: libconfig reads it as a double, whatever its size. */
+        if (!hex && i < size && (t[i] == '.' || t[i] == 'e' || t[i] == 'E')) {
+                for (; i < size; i++) {
+                        if ((t[i] == '+' || t[i] == '-') && (t[i - 1] == 'e' || t[i - 1] == 'E'))
+                                continue;
+                        if (!((t[i] >= '0' && t[i] <= '9') || t[i] == '.' || t[i] == 'e' || t[i] == 'E'))
+                                break;
+                }
+                v = 0;
+                overflow = false;
+        }
+
+        if (overflow || v > (uint64_t) INT64_MAX)
+                return set_error(&s->error, -ERANGE, "%s:%u: integer %.*s is too large", file, line, (int) i,
+                                 t);
+
+        for (size_t j = 0; j < i; j++) {
+                r = source_put(s, t[j]);
+                if (r < 0)
+                        return r;
+        }
+        if (v > (uint64_t) INT32_MAX && !(i < size && t[i] == 'L')) {
+                r = source_put(s, 'L');
+                if (r < 0)
+                        return r;
+        }
+
+        *ret_len = i;
+        return 0;
+}
+
+typedef enum LexState {
+        LEX_CODE,
+        LEX_LINE_COMMENT,
+        LEX_BLOCK_COMMENT,
+        LEX_STRING,
+} LexState;
+
+/* Copies one file's text into the expanded text. It tracks comments and strings exactly as
+ * far as libconfig's scanner does, so that an @include inside a comment or a multi-line string
+ * stays text, as it would for libconfig. */
+static int source_scan(Source *s, size_t file_idx, const char *text, size_t size) {
+        const char *file = s->files[file_idx];
+        LexState state = LEX_CODE;
+        unsigned line = 1, state_line = 0;
+        bool at_line_start = true, in_name = false;
+        int r;
+
+        r = source_add_segment(s, file_idx, 1);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < size; i++) {
+                char c = text[i];
+                char next = i + 1 < size ? text[i + 1] : '\0';
+
+                switch (state) {
+                case LEX_CODE:
+                        if (c == '@' && at_line_start) {
+                                size_t len = 0;
+
+                                r = source_include(s, file, line, text + i, size - i, &len);
+                                if (r < 0)
+                                        goto fail;
+                                if (len > 0) {
+                                        i += len - 1;
+                                        at_line_start = false;
+                                        r = source_add_segment(s, file_idx, line);
+                                        if (r < 0)
+                                                goto fail;
+                                        continue;
+                                }
+                        }
+                        if (!in_name &&
+                            ((c >= '0' && c <= '9') || (c == '.' && next >= '0' && next <= '9'))) {
+                                size_t len = 0;
+
+                                r = source_number(s, file, line, text + i, size - i, &len);
+                                if (r < 0)
+                                        goto fail;
+                                i += len - 1;
+                                at_line_start = false;
+                                continue;
+                        }
+                        in_name = in_name ? is_name_char(c)
+                                          : ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '*');
+
+                        if (c == '#' || (c == '/' && next == '/')) {
+                                state = LEX_LINE_COMMENT;
+                        } else if (c == '/' && next == '*') {
+                                r = source_put(s, c);
+                                if (r < 0)
+                                        goto fail;
+                                c = text[++i];
+                                state = LEX_BLOCK_COMMENT;
+                                state_line = line;
+                        } else if (c == '"') {
+                                state = LEX_STRING;
+                                state_line = line;
+                        }
+                        break;
+
+                case LEX_LINE_COMMENT:
+                        if (c == '\n')
+                                state = LEX_CODE;
+                        break;
+
+                case LEX_BLOCK_COMMENT:
+                        if (c == '*' && next == '/') {
+                                r = source_put(s, c);
+                                if (r < 0)
+                                        goto fail;
+                                c = text[++i];
+                                state = LEX_CODE;
+                        }
+                        break;
+
+                case LEX_STRING:
+                        if (c == '\\' && i + 1 < size) {
+                                r = source_put(s, c);
+                                if (r < 0)
+                                        goto fail;
+                                c = text[++i];
+                        } else if (c == '"')
+                                state = LEX_CODE;
+                        break;
+
+                default:
+                        assert_not_reached();
+                }
+
+                /* libconfig reads a C string: a NUL would silently end the file early. */
+                if (c == '\0')
+                        return set_error(&s->error, -EINVAL, "%s:%u: NUL byte in config file", file, line);
+
+                r = source_put(s, c);
+                if (r < 0)
+                        goto fail;
+
+                if (c == '\n') {
+                        line++;
+                        at_line_start = true;
+                } else if (c != ' ' && c != '\t')
+                        at_line_start = false;
+        }
+
+        if (state == LEX_BLOCK_COMMENT)
+                return set_error(&s->error, -EINVAL, "%s:%u: unterminated comment", file, state_line);
+        if (state == LEX_STRING)
+                return set_error(&s->error, -EINVAL, "%s:%u: unterminated string", file, state_line);
+        return 0;
+
+fail:
+        if (r == -EFBIG)
+                return set_error(&s->error, r,
+                                 "%s:%u: configuration larger than %u bytes after @include expansion", file,
+                                 line, SOURCE_SIZE_MAX);
+        return r;
+}
+
+/* Reads path and appends its expansion. includer is NULL for the main file; otherwise errors
+ * are reported at the including directive, naming raw as written there. */
+static int source_add_file(Source *s, const char *path, const char *includer, unsigned include_line,
+                           const char *raw) {
+        _cleanup_free_ char *text = NULL, *what = NULL;
+        struct stat st;
+        size_t size = 0, idx;
+        int r;
+
+        if (includer) {
+                if (s->depth > INCLUDE_DEPTH_MAX)
+                        return set_error(&s->error, -ELOOP,
+                                         "%s:%u: @include \"%s\": nested more than %u levels deep", includer,
+                                         include_line, raw, INCLUDE_DEPTH_MAX);
+                if (++s->n_includes > INCLUDES_MAX)
+                        return set_error(&s->error, -E2BIG, "%s:%u: @include \"%s\": more than %u includes",
+                                         includer, include_line, raw, INCLUDES_MAX);
+        }
+
+        r = read_config_file(path, &text, &size, &st, &what);
+        if (r < 0) {
+                if (!what)
+                        return r;
+                if (includer)
+                        return set_error(&s->error, r, "%s:%u: @include \"%s\": %s", includer, include_line,
+                                         raw, what);
+                return set_error(&s->error, r, "%s: %s", path, what);
+        }
+
+        for (size_t i = 0; i < s->depth; i++)
+                if (s->stack[i].st_dev == st.st_dev && s->stack[i].st_ino == st.st_ino)
+                        return set_error(&s->error, -ELOOP, "%s:%u: @include \"%s\": include cycle",
+                                         includer, include_line, raw);
+
+        idx = strv_length(s->files);
+        r = strv_extend(&s->files, path);
+        if (r < 0)
+                return r;
+
+        s->stack[s->depth++] = st;
+        r = source_scan(s, idx, text, size);
+        s->depth--;
+        return r;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Validation stage: key tables over libconfig's tree. */
+
+typedef struct Parser {
+        const Source *source;
+        char *error;
+} Parser;
+
+typedef struct KeySpec KeySpec;
+typedef int (*KeyParseFunc)(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj);
+
+struct KeySpec {
+        const char *name;
+        KeyParseFunc parse;
+        size_t offset; /* of the field in obj, for the generic parsers */
+        int64_t min, max; /* integers; durations use min (0 or 1) */
+        bool infinity; /* durations: "infinity" is accepted */
+};
+
+static const char *setting_type_name(int type) {
+        switch (type) {
+        case CONFIG_TYPE_GROUP:
+                return "a group";
+        case CONFIG_TYPE_INT:
+        case CONFIG_TYPE_INT64:
+                return "an integer";
+        case CONFIG_TYPE_FLOAT:
+                return "a float";
+        case CONFIG_TYPE_STRING:
+                return "a string";
+        case CONFIG_TYPE_BOOL:
+                return "a boolean";
+        case CONFIG_TYPE_ARRAY:
+                return "an array";
+        case CONFIG_TYPE_LIST:
+                return "a list";
+        default:
+                return "nothing";
+        }
+}
+
+/* "workers[2].backoff.factor": names for group members, 0-based indexes for elements. */
+static char *setting_path(const config_setting_t *s) {
+        _cleanup_free_ char *parent = NULL;
+        const config_setting_t *up = config_setting_parent(s);
+        const char *name = config_setting_name(s);
+        char *r;
+
+        if (!up)
+                return strdup("");
+        parent = setting_path(up);
+        if (!parent)
+                return NULL;
+
+        if (name) {
+                if (asprintf(&r, "%s%s%s", parent, parent[0] ? "." : "", name) < 0)
+                        return NULL;
+        } else if (asprintf(&r, "%s[%d]", parent, config_setting_index(s)) < 0)
+                return NULL;
+        return r;
+}
+
+static void parser_locate(const Parser *p, const config_setting_t *s, const char **ret_file,
+                          unsigned *ret_line) {
+        source_locate(p->source, config_setting_source_line(s), ret_file, ret_line);
+}
+
+static int parser_fail(Parser *p, const config_setting_t *s, const char *fmt, ...) _printf_(3, 4);
+static int parser_fail(Parser *p, const config_setting_t *s, const char *fmt, ...) {
+        _cleanup_free_ char *path = NULL, *what = NULL;
+        const char *file;
+        unsigned line;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&what, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+        path = setting_path(s);
+        if (!path)
+                return -ENOMEM;
+
+        parser_locate(p, s, &file, &line);
+        if (path[0])
+                return set_error(&p->error, -EINVAL, "%s:%u: %s: %s", file, line, path, what);
+        return set_error(&p->error, -EINVAL, "%s:%u: %s", file, line, what);
+}
+
+static int expect_type(Parser *p, const config_setting_t *s, int type, const char *expected) {
+        if (config_setting_type(s) == type)
+                return 0;
+        return parser_fail(p, s, "expected %s, got %s", expected, setting_type_name(config_setting_type(s)));
+}
+
+static bool setting_is_int(const config_setting_t *s) {
+        return config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64;
+}
+
+static bool setting_is_sequence(const config_setting_t *s) {
+        return config_setting_is_array(s) || config_setting_is_list(s);
+}
+
+static int expect_int(Parser *p, const config_setting_t *s, int64_t min, int64_t max, int64_t *ret) {
+        int64_t v = 0;
+
+        if (!setting_is_int(s))
+                return parser_fail(p, s, "expected an integer, got %s",
+                                   setting_type_name(config_setting_type(s)));
+
+        v = config_setting_get_int64(s);
+        if (v < min || v > max)
+                return parser_fail(p, s, "%" PRId64 " is out of range %" PRId64 "..%" PRId64, v, min, max);
+
+        *ret = v;
+        return 0;
+}
+
+static int expect_string(Parser *p, const config_setting_t *s, const char *expected, const char **ret) {
+        int r;
+
+        r = expect_type(p, s, CONFIG_TYPE_STRING, expected);
+        if (r < 0)
+                return r;
+        *ret = config_setting_get_string(s);
+        return 0;
+}
+
+static bool path_is_valid_absolute(const char *path) {
+        return path[0] == '/' && strlen(path) < PATH_MAX;
+}
+
+static int expect_absolute_path(Parser *p, const config_setting_t *s, const char **ret) {
+        const char *v = NULL;
+        int r;
+
+        r = expect_string(p, s, "an absolute path", &v);
+        if (r < 0)
+                return r;
+        if (!path_is_valid_absolute(v))
+                return parser_fail(p, s, "\"%s\" is not an absolute path", v);
+
+        *ret = v;
+        return 0;
+}
+
+/* An array or list whose elements are all strings, copied into a fresh strv. */
+static int expect_string_list(Parser *p, const config_setting_t *s, size_t max, const char *example,
+                              char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        int n, r;
+
+        if (!setting_is_sequence(s))
+                return parser_fail(p, s, "expected an array of strings such as %s, got %s", example,
+                                   setting_type_name(config_setting_type(s)));
+
+        n = config_setting_length(s);
+        if ((size_t) n > max)
+                return parser_fail(p, s, "more than %zu entries", max);
+
+        /* An empty vector is still a vector: callers tell "set to empty" from "unset". */
+        l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned) i);
+                const char *v = NULL;
+
+                r = expect_string(p, e, "a string", &v);
+                if (r < 0)
+                        return r;
+                r = strv_extend(&l, v);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int parse_members(Parser *p, const config_setting_t *g, const KeySpec *keys, size_t n_keys,
+                         void *obj) {
+        int r;
+
+        for (int i = 0; i < config_setting_length(g); i++) {
+                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
+                const KeySpec *k = NULL;
+
+                for (size_t j = 0; j < n_keys; j++)
+                        if (streq(keys[j].name, config_setting_name(s))) {
+                                k = &keys[j];
+                                break;
+                        }
+                if (!k)
+                        return parser_fail(p, s, "unknown key");
+
+                r = k->parse(p, s, k, obj);
+                if (r < 0)
+                        return r;
+        }
+
+        return 0;
+}
+
+#define KEY(n, f) { .name = (n), .parse = (f) }
+#define KEY_AT(n, f, type, field) { .name = (n), .parse = (f), .offset = offsetof(type, field) }
+#define KEY_UINT(n, type, field, lo, hi)                                                  \
+        { .name = (n), .parse = parse_key_unsigned, .offset = offsetof(type, field),      \
+          .min = (lo), .max = (hi) }
+#define KEY_DURATION(n, type, field, lo, inf)                                             \
+        { .name = (n), .parse = parse_key_duration, .offset = offsetof(type, field),      \
+          .min = (lo), .infinity = (inf) }
+
+#define FIELD(obj, k, type) ((type *) ((uint8_t *) (obj) + (k)->offset))
+
+/* ---- generic key parsers ---- */
+
+static int parse_key_unsigned(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        int64_t v = 0;
+        int r;
+
+        r = expect_int(p, s, k->min, k->max, &v);
+        if (r < 0)
+                return r;
+        *FIELD(obj, k, unsigned) = (unsigned) v;
+        return 0;
+}
+
+static int parse_key_bool(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        int r;
+
+        r = expect_type(p, s, CONFIG_TYPE_BOOL, "true or false");
+        if (r < 0)
+                return r;
+        *FIELD(obj, k, bool) = config_setting_get_bool(s);
+        return 0;
+}
+
+static int parse_key_duration(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        const char *v = NULL;
+        usec_t u;
+        int r;
+
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return parser_fail(p, s, "expected a duration string such as \"10s\", got %s",
+                                   setting_type_name(config_setting_type(s)));
+        v = config_setting_get_string(s);
+
+        r = parse_duration(v, &u);
+        if (r == -ERANGE)
+                return parser_fail(p, s, "duration \"%s\" is too large", v);
+        if (r < 0) {
+                if (v[0] && strspn(v, "0123456789.") == strlen(v))
+                        return parser_fail(p, s, "invalid duration \"%s\": a unit is required, e.g. \"%ss\"",
+                                           v, v);
+                return parser_fail(p, s, "invalid duration \"%s\" (units: us, ms, s, m, h, d, w)", v);
+        }
+        if (u == USEC_INFINITY && !k->infinity)
+                return parser_fail(p, s, "\"infinity\" is not allowed here");
+        if (u == 0 && k->min > 0)
+                return parser_fail(p, s, "must be greater than 0");
+
+        *FIELD(obj, k, usec_t) = u;
+        return 0;
+}
+
+static int parse_key_string(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        char **field = FIELD(obj, k, char *);
+        const char *v = NULL;
+        int r;
+
+        r = expect_string(p, s, "a string", &v);
+        if (r < 0)
+                return r;
+        if (!v[0])
+                return parser_fail(p, s, "must not be empty");
+
+        free(*field);
+        *field = strdup(v);
+        return *field ? 0 : -ENOMEM;
+}
+
+static int parse_key_absolute_path(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        char **field = FIELD(obj, k, char *);
+        const char *v = NULL;
+        int r;
+
+        r = expect_absolute_path(p, s, &v);
+        if (r < 0)
+                return r;
+
+        free(*field);
+        *field = strdup(v);
+        return *field ? 0 : -ENOMEM;
+}
+
+/* ---- worker keys ---- */
+
+static bool worker_name_is_valid(const char *n) {
+        size_t l = strlen(n);
+
+        return l >= 1 && l <= CONFIG_NAME_MAX &&
+               strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == l;
+}
+
+static int parse_worker_name(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        WorkerConfig *w = obj;
+        const char *v = NULL;
+        int r;
+
+        r = expect_string(p, s, "a string", &v);
+        if (r < 0)
+                return r;
+        if (!worker_name_is_valid(v))
+                return parser_fail(p, s,
+                                   "invalid worker name \"%s\": use 1..%u characters of A-Z a-z 0-9 _ -", v,
+                                   CONFIG_NAME_MAX);
+
+        w->name = strdup(v);
+        return w->name ? 0 : -ENOMEM;
+}
+
+static int parse_worker_command(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        _cleanup_strv_free_ char **argv = NULL;
+        WorkerConfig *w = obj;
+        int r;
+
+        r = expect_string_list(p, s, CONFIG_ARGV_MAX, "[ \"/usr/bin/server\", \"--port\", \"8080\" ]",
+                               &argv);
+        if (r < 0)
+                return r;
+        if (!argv[0])
+                return parser_fail(p, s, "must not be empty");
+        /* No shell and no PATH search: what runs is exactly what the file names. */
+        if (!path_is_valid_absolute(argv[0]))
+                return parser_fail(p, config_setting_get_elem(s, 0), "\"%s\" is not an absolute path",
+                                   argv[0]);
+
+        w->argv = TAKE_PTR(argv);
+        return 0;
+}
+
+static bool env_name_is_valid(const char *n, size_t l) {
+        if (l == 0 || (n[0] >= '0' && n[0] <= '9'))
+                return false;
+        for (size_t i = 0; i < l; i++)
+                if (!((n[i] >= 'A' && n[i] <= 'Z') || (n[i] >= 'a' && n[i] <= 'z') ||
+                      (n[i] >= '0' && n[i] <= '9') || n[i] == '_'))
+                        return false;
+        return true;
+}
+
+/* Variables vigild sets itself for each instance; a config must not fake them. */
+static const char *const reserved_env[] = {
+        "VIGIL_WORKER", "VIGIL_INSTANCE", "NOTIFY_SOCKET", "WATCHDOG_USEC",
+        "WATCHDOG_PID", "LISTEN_FDS",     "LISTEN_PID",    "LISTEN_FDNAMES",
+};
+
+static int parse_worker_environment(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        _cleanup_strv_free_ char **env = NULL;
+        WorkerConfig *w = obj;
+        int r;
+
+        r = expect_string_list(p, s, CONFIG_ENV_MAX, "[ \"LANG=C.UTF-8\" ]", &env);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; env[i]; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned) i);
+                const char *eq = strchr(env[i], '=');
+                size_t l;
+
+                if (!eq)
+                        return parser_fail(p, e, "\"%s\" is not of the form NAME=VALUE", env[i]);
+                l = (size_t) (eq - env[i]);
+                if (!env_name_is_valid(env[i], l))
+                        return parser_fail(p, e, "invalid variable name \"%.*s\"", (int) l, env[i]);
+                for (size_t j = 0; j < ELEMENTSOF(reserved_env); j++)
+                        if (strlen(reserved_env[j]) == l && strncmp(reserved_env[j], env[i], l) == 0)
+                                return parser_fail(p, e, "%s is set by vigild and cannot be configured",
+                                                   reserved_env[j]);
+                for (size_t j = 0; j < i; j++)
+                        if (strncmp(env[j], env[i], l + 1) == 0)
+                                return parser_fail(p, e, "%.*s is set twice", (int) l, env[i]);
+        }
+
+        w->environment = TAKE_PTR(env);
+        return 0;
+}
+
+static int parse_worker_umask(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        WorkerConfig *w = obj;
+        const char *v = NULL;
+        mode_t m;
+
+        /* libconfig has no octal integers: umask = 022 would silently mean 22 decimal. */
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return parser_fail(p, s, "expected an octal string such as \"022\", got %s",
+                                   setting_type_name(config_setting_type(s)));
+        v = config_setting_get_string(s);
+        if (parse_mode(v, &m) < 0)
+                return parser_fail(p, s, "invalid umask \"%s\": expected octal 0..0777", v);
+
+        w->umask = m;
+        return 0;
+}
+
+typedef struct RlimitSpec {
+        const char *name;
+        int resource;
+        bool bytes; /* size strings such as "64M" are accepted */
+        uint64_t max;
+} RlimitSpec;
+
+static const RlimitSpec rlimit_specs[] = {
+        { "as", RLIMIT_AS, true, UINT64_MAX },
+        { "core", RLIMIT_CORE, true, UINT64_MAX },
+        { "cpu", RLIMIT_CPU, false, UINT64_MAX },
+        { "data", RLIMIT_DATA, true, UINT64_MAX },
+        { "fsize", RLIMIT_FSIZE, true, UINT64_MAX },
+        { "locks", RLIMIT_LOCKS, false, UINT64_MAX },
+        { "memlock", RLIMIT_MEMLOCK, true, UINT64_MAX },
+        { "msgqueue", RLIMIT_MSGQUEUE, true, UINT64_MAX },
+        { "nice", RLIMIT_NICE, false, 40 }, /* ceiling is 20 - value: 40 allows nice -20 */
+        { "nofile", RLIMIT_NOFILE, false, UINT64_MAX },
+        { "nproc", RLIMIT_NPROC, false, UINT64_MAX },
+        { "rss", RLIMIT_RSS, true, UINT64_MAX },
+        { "rtprio", RLIMIT_RTPRIO, false, 99 },
+        { "rttime", RLIMIT_RTTIME, false, UINT64_MAX },
+        { "sigpending", RLIMIT_SIGPENDING, false, UINT64_MAX },
+        { "stack", RLIMIT_STACK, true, UINT64_MAX },
+};
+
+static int parse_rlimit_value(Parser *p, const config_setting_t *s, const RlimitSpec *spec, rlim_t *ret) {
+        uint64_t v = 0;
+
+        if (setting_is_int(s)) {
+                int64_t i = config_setting_get_int64(s);
+
+                if (i < 0)
+                        return parser_fail(p, s, "%" PRId64 " is out of range (must be >= 0)", i);
+                v = (uint64_t) i;
+        } else if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+                const char *str = config_setting_get_string(s);
+
+                if (streq(str, "infinity")) {
+                        *ret = RLIM_INFINITY;
+                        return 0;
+                }
+                if (!spec->bytes)
+                        return parser_fail(p, s, "expected an integer or \"infinity\", got \"%s\"", str);
+                if (parse_size(str, &v) < 0)
+                        return parser_fail(p, s, "invalid size \"%s\" (e.g. \"512K\", \"64M\", \"1G\")",
+                                           str);
+        } else if (spec->bytes)
+                return parser_fail(p, s, "expected an integer, a size string or \"infinity\", got %s",
+                                   setting_type_name(config_setting_type(s)));
+        else
+                return parser_fail(p, s, "expected an integer or \"infinity\", got %s",
+                                   setting_type_name(config_setting_type(s)));
+
+        if (v > spec->max)
+                return parser_fail(p, s, "%" PRIu64 " is out of range 0..%" PRIu64, v, spec->max);
+
+        *ret = (rlim_t) v;
+        return 0;
+}
+
+static int parse_worker_rlimits(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        WorkerConfig *w = obj;
+        int r;
+
+        r = expect_type(p, s, CONFIG_TYPE_GROUP, "a group such as { nofile = 4096; }");
+        if (r < 0)
+                return r;
+
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned) i);
+                const RlimitSpec *spec = NULL;
+                rlim_t v = 0;
+
+                for (size_t j = 0; j < ELEMENTSOF(rlimit_specs); j++)
+                        if (streq(rlimit_specs[j].name, config_setting_name(e))) {
+                                spec = &rlimit_specs[j];
+                                break;
+                        }
+                if (!spec)
+                        return parser_fail(p, e, "unknown key");
+
+                r = parse_rlimit_value(p, e, spec, &v);
+                if (r < 0)
+                        return r;
+
+                w->rlimit_set[spec->resource] = true;
+                w->rlimits[spec->resource] = (struct rlimit) { .rlim_cur = v, .rlim_max = v };
+        }
+
+        return 0;
+}
+
+static int parse_worker_restart(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        WorkerConfig *w = obj;
+        const char *v = NULL;
+        RestartMode m;
+        int r;
+
+        r = expect_string(p, s, "a string", &v);
+        if (r < 0)
+                return r;
+        m = restart_mode_from_string(v);
+        if (m < 0)
+                return parser_fail(p, s,
+                                   "invalid restart mode \"%s\" (expected always, on-failure or never)", v);
+
+        w->restart = m;
+        return 0;
+}
+
+static int parse_worker_permanent_exit_codes(Parser *p, const config_setting_t *s, const KeySpec *k,
+                                             void *obj) {
+        bool codes[ELEMENTSOF(((WorkerConfig *) NULL)->permanent_exit)] = {};
+        WorkerConfig *w = obj;
+        int r;
+
+        if (!setting_is_sequence(s))
+                return parser_fail(p, s, "expected an array of exit codes such as [ 64, 78 ], got %s",
+                                   setting_type_name(config_setting_type(s)));
+
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned) i);
+                int64_t v = 0;
+
+                /* 0 is success and can never be a permanent failure. */
+                r = expect_int(p, e, 1, 255, &v);
+                if (r < 0)
+                        return r;
+                if (codes[v])
+                        return parser_fail(p, e, "exit code %" PRId64 " is listed twice", v);
+                codes[v] = true;
+        }
+
+        memcpy(w->permanent_exit, codes, sizeof(codes));
+        return 0;
+}
+
+static int parse_worker_stop_signal(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        WorkerConfig *w = obj;
+        int signo, r;
+
+        if (setting_is_int(s)) {
+                int64_t v = 0;
+
+                r = expect_int(p, s, 1, 64, &v);
+                if (r < 0)
+                        return r;
+                signo = (int) v;
+        } else if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+                const char *v = config_setting_get_string(s);
+
+                if (parse_signal(v, &signo) < 0)
+                        return parser_fail(p, s, "unknown signal \"%s\" (e.g. \"TERM\", \"SIGINT\", 15)", v);
+        } else
+                return parser_fail(p, s, "expected a signal name or number, got %s",
+                                   setting_type_name(config_setting_type(s)));
+
+        w->stop_signal = signo;
+        return 0;
+}
+
+static int parse_worker_output(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        OutputConfig *o = FIELD(obj, k, OutputConfig);
+        const char *v = NULL;
+        int r;
+
+        r = expect_string(p, s, "a string", &v);
+        if (r < 0)
+                return r;
+
+        if (strncmp(v, "file:", 5) == 0) {
+                const char *path = v + 5;
+
+                if (!path_is_valid_absolute(path))
+                        return parser_fail(p, s, "file path \"%s\" is not absolute", path);
+                free(o->path);
+                o->path = strdup(path);
+                if (!o->path)
+                        return -ENOMEM;
+                o->kind = OUTPUT_FILE;
+                return 0;
+        }
+
+        if (streq(v, "journal"))
+                o->kind = OUTPUT_JOURNAL;
+        else if (streq(v, "null"))
+                o->kind = OUTPUT_NULL;
+        else
+                return parser_fail(
+                        p, s, "invalid output \"%s\" (expected journal, null or file:/absolute/path)", v);
+        o->path = mfree(o->path);
+        return 0;
+}
+
+static int parse_worker_cgroups(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        WorkerConfig *w = obj;
+        const char *v = NULL;
+        CgroupMode m;
+        int r;
+
+        r = expect_string(p, s, "a string", &v);
+        if (r < 0)
+                return r;
+        m = cgroup_mode_from_string(v);
+        if (m < 0)
+                return parser_fail(p, s, "invalid cgroups mode \"%s\" (expected auto or off)", v);
+
+        w->cgroups = m;
+        return 0;
+}
+
+static int parse_backoff_factor(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        BackoffConfig *b = obj;
+        double f;
+
+        if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+                f = config_setting_get_float(s);
+        else if (setting_is_int(s))
+                f = (double) config_setting_get_int64(s);
+        else
+                return parser_fail(p, s, "expected a number, got %s",
+                                   setting_type_name(config_setting_type(s)));
+
+        if (!(f >= 1.0 && f <= 100.0))
+                return parser_fail(p, s, "%g is out of range 1.0..100.0", f);
+
+        b->factor = f;
+        return 0;
+}
+
+static const KeySpec backoff_keys[] = {
+        KEY_DURATION("initial", BackoffConfig, initial, 0, false),
+        KEY_DURATION("max", BackoffConfig, max, 0, false),
+        KEY("factor", parse_backoff_factor),
+        KEY_DURATION("reset_after", BackoffConfig, reset_after, 1, true),
+        KEY_AT("immediate_first", parse_key_bool, BackoffConfig, immediate_first),
+};
+
+static int parse_worker_backoff(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        WorkerConfig *w = obj;
+        const config_setting_t *m;
+        char buf[FORMAT_DURATION_MAX];
+        int r;
+
+        r = expect_type(p, s, CONFIG_TYPE_GROUP, "a group");
+        if (r < 0)
+                return r;
+        r = parse_members(p, s, backoff_keys, ELEMENTSOF(backoff_keys), &w->backoff);
+        if (r < 0)
+                return r;
+
+        if (w->backoff.max < w->backoff.initial) {
+                m = config_setting_get_member(s, "max");
+                if (m)
+                        return parser_fail(p, m, "must not be less than initial (%s)",
+                                           format_duration(buf, sizeof(buf), w->backoff.initial));
+                return parser_fail(p, config_setting_get_member(s, "initial"),
+                                   "must not exceed max (default %s)",
+                                   format_duration(buf, sizeof(buf), w->backoff.max));
+        }
+
+        return 0;
+}
+
+static const KeySpec breaker_keys[] = {
+        KEY_UINT("failures", BreakerConfig, failures, 1, BREAKER_FAILURES_MAX),
+        KEY_DURATION("window", BreakerConfig, window, 1, false),
+        KEY_DURATION("open_for", BreakerConfig, open_for, 1, false),
+        KEY_DURATION("trial_ok", BreakerConfig, trial_ok, 1, false),
+};
+
+static int parse_worker_breaker(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        WorkerConfig *w = obj;
+        int r;
+
+        r = expect_type(p, s, CONFIG_TYPE_GROUP, "a group");
+        if (r < 0)
+                return r;
+        return parse_members(p, s, breaker_keys, ELEMENTSOF(breaker_keys), &w->breaker);
+}
+
+static const KeySpec worker_keys[] = {
+        KEY("name", parse_worker_name),
+        KEY("command", parse_worker_command),
+        KEY_UINT("instances", WorkerConfig, instances, 1, CONFIG_INSTANCES_MAX),
+        KEY_AT("user", parse_key_string, WorkerConfig, user),
+        KEY_AT("group", parse_key_string, WorkerConfig, group),
+        KEY_AT("cwd", parse_key_absolute_path, WorkerConfig, cwd),
+        KEY("environment", parse_worker_environment),
+        KEY("umask", parse_worker_umask),
+        KEY("rlimits", parse_worker_rlimits),
+        KEY("restart", parse_worker_restart),
+        KEY("permanent_exit_codes", parse_worker_permanent_exit_codes),
+        KEY_DURATION("start_secs", WorkerConfig, start_secs, 0, false),
+        KEY("stop_signal", parse_worker_stop_signal),
+        KEY_DURATION("stop_timeout", WorkerConfig, stop_timeout, 1, false),
+        KEY_DURATION("resource_retry", WorkerConfig, resource_retry, 1, false),
+        KEY_DURATION("resource_timeout", WorkerConfig, resource_timeout, 1, true),
+        KEY("backoff", parse_worker_backoff),
+        KEY("breaker", parse_worker_breaker),
+        KEY_AT("stdout", parse_worker_output, WorkerConfig, output[0]),
+        KEY_AT("stderr", parse_worker_output, WorkerConfig, output[1]),
+        KEY("cgroups", parse_worker_cgroups),
+        KEY_AT("notify", parse_key_bool, WorkerConfig, notify),
+        KEY_DURATION("start_timeout", WorkerConfig, start_timeout, 1, false),
+        KEY_DURATION("watchdog", WorkerConfig, watchdog, 0, false),
+};
+
+/* getpwnam(3) and getgrnam(3) report "no such entry" with any of these, depending on the NSS module. */
+static bool errno_means_not_found(int e) {
+        return e == ENOENT || e == ESRCH || e == EBADF || e == EPERM;
+}
+
+/* Resolves user and group now, so that the child of fork() never calls into NSS. */
+static int worker_resolve_identity(Parser *p, const config_setting_t *g, WorkerConfig *w) {
+        const config_setting_t *us = config_setting_get_member(g, "user");
+        const config_setting_t *gs = config_setting_get_member(g, "group");
+        _cleanup_free_ gid_t *gids = NULL;
+        struct passwd *pw;
+        int n = 16;
+
+        if (w->group && !w->user)
+                return parser_fail(p, gs, "group requires user");
+        if (!w->user)
+                return 0;
+
+        errno = 0;
+        pw = getpwnam(w->user);
+        if (!pw) {
+                if (errno != 0 && !errno_means_not_found(errno))
+                        return parser_fail(p, us, "cannot look up user \"%s\": %m", w->user);
+                return parser_fail(p, us, "unknown user \"%s\"", w->user);
+        }
+        w->uid = pw->pw_uid;
+        w->gid = pw->pw_gid;
+        w->home = strdup(pw->pw_dir ?: "/");
+        w->shell = strdup(pw->pw_shell ?: "/bin/sh");
+        if (!w->home || !w->shell)
+                return -ENOMEM;
+
+        if (w->group) {
+                struct group *gr;
+
+                errno = 0;
+                gr = getgrnam(w->group);
+                if (!gr) {
+                        if (errno != 0 && !errno_means_not_found(errno))
+                                return parser_fail(p, gs, "cannot look up group \"%s\": %m", w->group);
+                        return parser_fail(p, gs, "unknown group \"%s\"", w->group);
+                }
+                w->gid = gr->gr_gid;
+        }
+
+        /* The list may grow between the two calls; retry a few times with the size it reports. */
+        for (unsigned attempt = 0;; attempt++) {
+                gid_t *a = reallocarray(gids, (size_t) n, sizeof(gid_t));
+                int m = n;
+
+                if (!a)
+                        return -ENOMEM;
+                gids = a;
+                if (getgrouplist(w->user, w->gid, gids, &m) >= 0) {
+                        n = m;
+                        break;
+                }
+                if (attempt >= 3 || m <= n)
+                        return parser_fail(p, us, "cannot list the groups of user \"%s\"", w->user);
+                n = m;
+        }
+
+        w->supplementary_gids = TAKE_PTR(gids);
+        w->n_supplementary_gids = (size_t) n;
+        w->has_user = true;
+        return 0;
+}
+
+static int parse_worker(Parser *p, const config_setting_t *g, WorkerConfig *w) {
+        const char *file;
+        unsigned line;
+        int r;
+
+        r = expect_type(p, g, CONFIG_TYPE_GROUP, "a group { name = ...; command = [ ... ]; }");
+        if (r < 0)
+                return r;
+
+        parser_locate(p, g, &file, &line);
+        w->file = strdup(file);
+        if (!w->file)
+                return -ENOMEM;
+        w->line = line;
+
+        r = parse_members(p, g, worker_keys, ELEMENTSOF(worker_keys), w);
+        if (r < 0)
+                return r;
+
+        if (!w->name)
+                return parser_fail(p, g, "missing required key \"name\"");
+        if (!w->argv)
+                return parser_fail(p, g, "missing required key \"command\"");
+
+        return worker_resolve_identity(p, g, w);
+}
+
+static int parse_workers(Parser *p, const config_setting_t *s, Config *c) {
+        int n, r;
+
+        /* An empty "workers = [];" is an empty array to libconfig; accept it like "()". */
+        if (!(config_setting_is_list(s) || (config_setting_is_array(s) && config_setting_length(s) == 0)))
+                return parser_fail(p, s, "expected a list of groups ( { ... }, { ... } ), got %s",
+                                   setting_type_name(config_setting_type(s)));
+
+        n = config_setting_length(s);
+        if ((size_t) n > CONFIG_WORKERS_MAX)
+                return parser_fail(p, s, "more than %u workers", CONFIG_WORKERS_MAX);
+        if (n == 0)
+                return 0;
+
+        c->workers = calloc((size_t) n, sizeof(WorkerConfig));
+        if (!c->workers)
+                return -ENOMEM;
+        for (int i = 0; i < n; i++)
+                config_worker_defaults(&c->workers[i]);
+        c->n_workers = (size_t) n;
+
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *g = config_setting_get_elem(s, (unsigned) i);
+                WorkerConfig *w = &c->workers[i];
+
+                r = parse_worker(p, g, w);
+                if (r < 0)
+                        return r;
+
+                for (int j = 0; j < i; j++)
+                        if (streq(c->workers[j].name, w->name))
+                                return parser_fail(p, config_setting_get_member(g, "name"),
+                                                   "duplicate worker name \"%s\" (first defined at %s:%u)",
+                                                   w->name, c->workers[j].file, c->workers[j].line);
+        }
+
+        return 0;
+}
+
+static const KeySpec daemon_keys[] = {
+        KEY_AT("state_dir", parse_key_absolute_path, DaemonConfig, state_dir),
+        KEY_AT("runtime_dir", parse_key_absolute_path, DaemonConfig, runtime_dir),
+};
+
+static int parse_root(Parser *p, const config_setting_t *root, Config *c) {
+        int r;
+
+        for (int i = 0; i < config_setting_length(root); i++) {
+                const config_setting_t *s = config_setting_get_elem(root, (unsigned) i);
+                const char *name = config_setting_name(s);
+
+                if (streq(name, "daemon")) {
+                        r = expect_type(p, s, CONFIG_TYPE_GROUP, "a group");
+                        if (r < 0)
+                                return r;
+                        r = parse_members(p, s, daemon_keys, ELEMENTSOF(daemon_keys), &c->daemon);
+                } else if (streq(name, "workers"))
+                        r = parse_workers(p, s, c);
+                else
+                        r = parser_fail(p, s, "unknown key");
+                if (r < 0)
+                        return r;
+        }
+
+        if (!c->daemon.state_dir) {
+                c->daemon.state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
+                if (!c->daemon.state_dir)
+                        return -ENOMEM;
+        }
+        if (!c->daemon.runtime_dir) {
+                c->daemon.runtime_dir = strdup(CONFIG_DEFAULT_RUNTIME_DIR);
+                if (!c->daemon.runtime_dir)
+                        return -ENOMEM;
+        }
+
+        return 0;
+}
+
+static void config_destroyp(config_t **c) {
+        if (*c)
+                config_destroy(*c);
+}
+
+int config_parse_file(const char *path, Config **ret_config, char **reterr_message) {
+        _cleanup_(source_done) Source source = { .text_line = 1 };
+        _cleanup_config_free_ Config *c = NULL;
+        _cleanup_(config_destroyp) config_t *lc = NULL;
+        Parser p = { .source = &source };
+        config_t cfg;
+        int r;
+
+        assert(path);
+        assert(ret_config);
+
+        r = source_add_file(&source, path, NULL, 0, NULL);
+        if (r < 0) {
+                p.error = TAKE_PTR(source.error);
+                goto fail;
+        }
+
+        config_init(&cfg);
+        lc = &cfg;
+        /* Any @include that reaches libconfig (none should) fails to open instead of being read
+         * behind our checks: nothing can be opened below a character device. */
+        config_set_include_dir(&cfg, "/dev/null");
+
+        if (config_read_string(&cfg, source.text ?: "") != CONFIG_TRUE) {
+                const char *file;
+                unsigned line;
+
+                source_locate(&source, (unsigned) MAX(config_error_line(&cfg), 1), &file, &line);
+                r = set_error(&p.error, -EINVAL, "%s:%u: syntax error: %s", file, line,
+                              strna(config_error_text(&cfg)));
+                goto fail;
+        }
+
+        c = calloc(1, sizeof(Config));
+        if (!c) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        c->path = strdup(path);
+        if (!c->path) {
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        r = parse_root(&p, config_root_setting(&cfg), c);
+        if (r < 0)
+                goto fail;
+
+        *ret_config = TAKE_PTR(c);
+        return 0;
+
+fail:
+        if (!p.error)
+                (void) set_error(&p.error, r, "%s: %s", path, strerror(-r));
+        if (reterr_message)
+                *reterr_message = TAKE_PTR(p.error);
+        else
+                free(p.error);
+        return r;
+}

@@ -1,0 +1,13 @@
+/* Reading a libconfig file into a validated Config. Non-logging: the first error found is
+ * returned as one message "FILE:LINE: key: what is wrong" for the caller to print. */
+#pragma once
+
+#include "config.h"
+
+/* Parses and validates path completely (including every @include it names) into a fresh
+ * Config. The file and every included file must not be writable by other users, must be a
+ * regular file and at most CONFIG_FILE_SIZE_MAX bytes; @include of a directory is refused with
+ * FILE:LINE before libconfig sees it (libconfig 1.5 would exit(2)).
+ * On success returns 0 and sets *ret_config. On failure returns -errno (-EINVAL for invalid
+ * content) and, if reterr_message is not NULL, sets it to a malloc'd message the caller frees. */
+int config_parse_file(const char *path, Config **ret_config, char **reterr_message);
