@@ -1,0 +1,220 @@
+/* Implements what a worker's end means (DESIGN.md "Error classification"): the class that
+ * drives the restart policy, a static reason and a human description for incidents.
+ * Owns the string tables of ExitCause, ExitClass and SpawnStage.
+ * Pure: no I/O, no clock, no logging, no allocation; exit_status_describe() writes only into
+ * the caller's buffer and truncates rather than overflow it. */
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "exit-status.h"
+
+static const char *const exit_cause_table[_EXIT_CAUSE_MAX] = {
+        [EXIT_CAUSE_EXITED] = "exited",
+        [EXIT_CAUSE_KILLED] = "killed",
+        [EXIT_CAUSE_DUMPED] = "dumped",
+        [EXIT_CAUSE_SPAWN_FAILED] = "spawn-failed",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(exit_cause, ExitCause);
+
+static const char *const exit_class_table[_EXIT_CLASS_MAX] = {
+        [EXIT_CLASS_STOPPED] = "stopped",
+        [EXIT_CLASS_SUCCESS] = "success",
+        [EXIT_CLASS_TRANSIENT] = "transient",
+        [EXIT_CLASS_CRASH] = "crash",
+        [EXIT_CLASS_RESOURCE] = "resource",
+        [EXIT_CLASS_PERMANENT] = "permanent",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(exit_class, ExitClass);
+
+static const char *const spawn_stage_table[_SPAWN_STAGE_MAX] = {
+        [SPAWN_STAGE_FORK] = "fork",
+        [SPAWN_STAGE_PGROUP] = "pgroup",
+        [SPAWN_STAGE_CGROUP] = "cgroup",
+        [SPAWN_STAGE_SIGNALS] = "signals",
+        [SPAWN_STAGE_GROUPS] = "groups",
+        [SPAWN_STAGE_USER] = "user",
+        [SPAWN_STAGE_RLIMIT] = "rlimit",
+        [SPAWN_STAGE_CWD] = "cwd",
+        [SPAWN_STAGE_STDIO] = "stdio",
+        [SPAWN_STAGE_EXEC] = "exec",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(spawn_stage, SpawnStage);
+
+/* ret_reason must be a static string, so the "<stage> failed" reasons are spelled out. */
+static const char *const spawn_stage_failed_table[_SPAWN_STAGE_MAX] = {
+        [SPAWN_STAGE_FORK] = "fork failed",
+        [SPAWN_STAGE_PGROUP] = "pgroup failed",
+        [SPAWN_STAGE_CGROUP] = "cgroup failed",
+        [SPAWN_STAGE_SIGNALS] = "signals failed",
+        [SPAWN_STAGE_GROUPS] = "groups failed",
+        [SPAWN_STAGE_USER] = "user failed",
+        [SPAWN_STAGE_RLIMIT] = "rlimit failed",
+        [SPAWN_STAGE_CWD] = "cwd failed",
+        [SPAWN_STAGE_STDIO] = "stdio failed",
+        [SPAWN_STAGE_EXEC] = "exec failed",
+};
+
+static const char *spawn_stage_failed(SpawnStage s) {
+        if (s < 0 || (size_t) s >= ELEMENTSOF(spawn_stage_failed_table))
+                return "spawn failed";
+        return spawn_stage_failed_table[s];
+}
+
+/* Shortages that go away by themselves: waiting helps, so these are resources, never
+ * permanent. Every other spawn errno (ENOENT, EACCES, ENOEXEC, EPERM, ...) needs an operator. */
+static bool spawn_errno_is_resource(int error) {
+        switch (error) {
+        case EAGAIN:
+        case ENOMEM:
+        case EMFILE:
+        case ENFILE:
+                return true;
+        default:
+                return false;
+        }
+}
+
+bool exit_status_is_crash_signal(int signo) {
+        switch (signo) {
+        case SIGSEGV:
+        case SIGBUS:
+        case SIGABRT:
+        case SIGILL:
+        case SIGFPE:
+        case SIGSYS:
+        case SIGTRAP:
+        case SIGXCPU:
+        case SIGXFSZ:
+                return true;
+        default:
+                return false;
+        }
+}
+
+static ExitClass classify(const ExitInfo *info, const WorkerConfig *w, const char **reason) {
+        /* Once vigild wants the instance down, whatever code or signal it ended with is the
+         * answer to that wish, not a failure of the worker. */
+        if (info->stopping || info->sent_by_us) {
+                *reason = "stopped by vigild";
+                return EXIT_CLASS_STOPPED;
+        }
+
+        if (info->oom_killed) {
+                *reason = "out of memory";
+                return EXIT_CLASS_RESOURCE;
+        }
+
+        switch (info->cause) {
+        case EXIT_CAUSE_EXITED:
+                if (info->code == 0) {
+                        *reason = "exited cleanly";
+                        return EXIT_CLASS_SUCCESS;
+                }
+                if (info->code > 0 && (size_t) info->code < ELEMENTSOF(w->permanent_exit) &&
+                    w->permanent_exit[info->code]) {
+                        *reason = "permanent exit code";
+                        return EXIT_CLASS_PERMANENT;
+                }
+                *reason = "non-zero exit code";
+                return EXIT_CLASS_TRANSIENT;
+
+        case EXIT_CAUSE_KILLED:
+        case EXIT_CAUSE_DUMPED:
+                *reason = exit_status_is_crash_signal(info->code) ? "crashed" : "killed by a signal";
+                return EXIT_CLASS_CRASH;
+
+        case EXIT_CAUSE_SPAWN_FAILED:
+                *reason = spawn_stage_failed(info->spawn_stage);
+                return spawn_errno_is_resource(info->spawn_errno) ? EXIT_CLASS_RESOURCE
+                                                                  : EXIT_CLASS_PERMANENT;
+
+        default:
+                assert_not_reached();
+        }
+}
+
+ExitClass exit_status_classify(const ExitInfo *info, const WorkerConfig *w, const char **ret_reason) {
+        const char *reason;
+        ExitClass cls;
+
+        assert(info);
+        assert(w);
+
+        cls = classify(info, w, &reason);
+        if (ret_reason)
+                *ret_reason = reason;
+        return cls;
+}
+
+/* Appends to buf at *pos like snprintf, but keeps *pos within the buffer so that later
+ * appends after a truncation stay harmless. */
+_printf_(4, 5) static void append(char *buf, size_t size, size_t *pos, const char *fmt, ...) {
+        va_list ap;
+        int k;
+
+        if (*pos >= size - 1)
+                return;
+
+        va_start(ap, fmt);
+        k = vsnprintf(buf + *pos, size - *pos, fmt, ap);
+        va_end(ap);
+
+        if (k < 0)
+                return;
+        *pos = MIN(*pos + (size_t) k, size - 1);
+}
+
+static void append_signal(char *buf, size_t size, size_t *pos, int signo) {
+        const char *name = sigabbrev_np(signo);
+
+        if (name)
+                append(buf, size, pos, "SIG%s", name);
+        else if (signo >= SIGRTMIN && signo <= SIGRTMAX)
+                append(buf, size, pos, "SIGRTMIN+%d", signo - SIGRTMIN);
+        else
+                append(buf, size, pos, "signal %d", signo);
+}
+
+char *exit_status_describe(const ExitInfo *info, char *buf, size_t size) {
+        size_t pos = 0;
+
+        assert(info);
+        assert(buf);
+
+        if (size == 0)
+                return buf;
+        buf[0] = 0;
+
+        switch (info->cause) {
+        case EXIT_CAUSE_EXITED:
+                append(buf, size, &pos, "exited with code %d", info->code);
+                break;
+
+        case EXIT_CAUSE_KILLED:
+        case EXIT_CAUSE_DUMPED:
+                append(buf, size, &pos, "killed by ");
+                append_signal(buf, size, &pos, info->code);
+                if (info->cause == EXIT_CAUSE_DUMPED)
+                        append(buf, size, &pos, " (core dumped)");
+                break;
+
+        case EXIT_CAUSE_SPAWN_FAILED:
+                append(buf, size, &pos, "%s: %s", spawn_stage_failed(info->spawn_stage),
+                       strerror(info->spawn_errno));
+                break;
+
+        default:
+                append(buf, size, &pos, "ended in an unknown way");
+        }
+
+        /* The OOM killer may have picked another process of the cgroup, so the end itself does
+         * not always show it. */
+        if (info->oom_killed)
+                append(buf, size, &pos, " after an OOM kill");
+
+        return buf;
+}

@@ -1,0 +1,74 @@
+/* What a worker's end means (DESIGN.md "Error classification"), as pure functions over plain
+ * structs: no I/O, no clock, no logging. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "macro.h"
+
+typedef enum ExitCause {
+        EXIT_CAUSE_EXITED,       /* exit(code) */
+        EXIT_CAUSE_KILLED,       /* killed by a signal */
+        EXIT_CAUSE_DUMPED,       /* killed by a signal, core dumped */
+        EXIT_CAUSE_SPAWN_FAILED, /* fork(), setup in the child, or exec failed: see errno/stage */
+        _EXIT_CAUSE_MAX,
+        _EXIT_CAUSE_INVALID = -EINVAL,
+} ExitCause;
+
+/* Where in the child's setup a spawn failed. */
+typedef enum SpawnStage {
+        SPAWN_STAGE_FORK,
+        SPAWN_STAGE_PGROUP,
+        SPAWN_STAGE_CGROUP,
+        SPAWN_STAGE_SIGNALS,
+        SPAWN_STAGE_GROUPS,
+        SPAWN_STAGE_USER,
+        SPAWN_STAGE_RLIMIT,
+        SPAWN_STAGE_CWD,
+        SPAWN_STAGE_STDIO,
+        SPAWN_STAGE_EXEC,
+        _SPAWN_STAGE_MAX,
+        _SPAWN_STAGE_INVALID = -EINVAL,
+} SpawnStage;
+
+typedef struct ExitInfo {
+        ExitCause cause;
+        int code;             /* exit code (EXITED) or signal number (KILLED, DUMPED) */
+        int spawn_errno;      /* SPAWN_FAILED: positive errno */
+        SpawnStage spawn_stage;
+        bool oom_killed;      /* the cgroup's memory.events oom_kill rose during this run */
+        bool sent_by_us;      /* vigild itself sent the signal that ended it (stop) */
+        bool stopping;        /* the end happened while vigild wanted the instance down */
+} ExitInfo;
+
+typedef enum ExitClass {
+        EXIT_CLASS_STOPPED,   /* an end vigild asked for: no restart, no failure */
+        EXIT_CLASS_SUCCESS,   /* exit 0 */
+        EXIT_CLASS_TRANSIENT, /* non-zero, non-permanent exit code */
+        EXIT_CLASS_CRASH,     /* killed by a signal vigild did not send (transient) */
+        EXIT_CLASS_RESOURCE,  /* OOM kill, or fork/exec EAGAIN/ENOMEM */
+        EXIT_CLASS_PERMANENT, /* permanent exit code, or a spawn failure that retrying cannot fix */
+        _EXIT_CLASS_MAX,
+        _EXIT_CLASS_INVALID = -EINVAL,
+} ExitClass;
+
+/* Classifies one end of a worker. ret_reason (optional) gets a static description such as
+ * "permanent exit code" or "exec failed" ("<stage> failed" for any spawn failure). */
+ExitClass exit_status_classify(const ExitInfo *info, const WorkerConfig *w, const char **ret_reason);
+
+/* Crash signals (SEGV, BUS, ABRT, ILL, FPE, SYS, TRAP, XCPU, XFSZ) give a HIGH-severity crash;
+ * used for wording and, later, severity. */
+bool exit_status_is_crash_signal(int signo) _pure_;
+
+/* Formats e.g. "exited with code 78", "killed by SIGSEGV (core dumped)", "exec failed: No such
+ * file or directory" into buf (128 bytes always suffice); with oom_killed, " after an OOM kill"
+ * follows. Truncates rather than overflow a smaller buffer; size 0 writes nothing. Returns buf. */
+char *exit_status_describe(const ExitInfo *info, char *buf, size_t size);
+
+const char *exit_cause_to_string(ExitCause c) _pure_;
+ExitCause exit_cause_from_string(const char *s) _pure_;
+const char *exit_class_to_string(ExitClass c) _pure_;
+ExitClass exit_class_from_string(const char *s) _pure_;
+const char *spawn_stage_to_string(SpawnStage s) _pure_;
+SpawnStage spawn_stage_from_string(const char *s) _pure_;
