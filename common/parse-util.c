@@ -332,3 +332,9 @@ char *format_duration(char *buf, size_t size, usec_t usec) {
 
         return buf;
 }
+
+char *format_duration_approx(char *buf, size_t size, usec_t usec, usec_t accuracy) {
+        if (accuracy > 1 && usec != USEC_INFINITY && usec >= accuracy)
+                usec = usec_add(usec, accuracy / 2) / accuracy * accuracy;
+        return format_duration(buf, size, usec);
+}

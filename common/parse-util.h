@@ -30,3 +30,7 @@ int parse_mode(const char *s, mode_t *ret_mode);
  * at least FORMAT_DURATION_MAX bytes. Returns buf. */
 #define FORMAT_DURATION_MAX 64
 char *format_duration(char *buf, size_t size, usec_t usec);
+
+/* Like format_duration() with usec rounded to the nearest multiple of accuracy first, for
+ * messages ("642ms" rather than "641ms406us"). A non-zero value never rounds to "0". */
+char *format_duration_approx(char *buf, size_t size, usec_t usec, usec_t accuracy);

@@ -241,6 +241,18 @@ static void test_format_duration_round_trips_through_parse(void **state) {
         }
 }
 
+static void test_format_duration_approx_rounds_to_accuracy(void **state) {
+        char buf[FORMAT_DURATION_MAX];
+
+        assert_string_equal(format_duration_approx(buf, sizeof(buf), 641406, USEC_PER_MSEC), "641ms");
+        assert_string_equal(format_duration_approx(buf, sizeof(buf), 641600, USEC_PER_MSEC), "642ms");
+        assert_string_equal(format_duration_approx(buf, sizeof(buf), 1037978, USEC_PER_MSEC), "1s38ms");
+        /* Below the accuracy the exact value stays: a real delay never reads as "0". */
+        assert_string_equal(format_duration_approx(buf, sizeof(buf), 400, USEC_PER_MSEC), "400us");
+        assert_string_equal(format_duration_approx(buf, sizeof(buf), 0, USEC_PER_MSEC), "0");
+        assert_string_equal(format_duration_approx(buf, sizeof(buf), USEC_INFINITY, USEC_PER_MSEC), "infinity");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_duration_parses_each_unit),
@@ -262,6 +274,7 @@ int main(void) {
                 cmocka_unit_test(test_mode_rejects_non_octal_and_too_large),
                 cmocka_unit_test(test_format_duration_is_compact),
                 cmocka_unit_test(test_format_duration_round_trips_through_parse),
+                cmocka_unit_test(test_format_duration_approx_rounds_to_accuracy),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
