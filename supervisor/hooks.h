@@ -1,0 +1,25 @@
+/* Test hooks: fault injection for the test suite, compiled in only with --enable-test-hooks
+ * (VIGIL_TEST_HOOKS). In a normal build every hook is an inline no-op, so shipped binaries
+ * carry none of this code. Hooks are configured from the environment of vigild at start:
+ *   VIGIL_TEST_SPAWN_FAIL=WORKER:ERRNO:COUNT  the next COUNT spawns of WORKER fail at fork()
+ *                                             with ERRNO (a name such as EAGAIN or ENOMEM).
+ * Non-logging. */
+#pragma once
+
+#include "macro.h"
+
+#ifdef VIGIL_TEST_HOOKS
+/* Returns a negative errno to inject for this spawn of worker, or 0. Consumes one count. */
+int hooks_spawn_fault(const char *worker);
+
+/* Forgets every hook setting (and frees it) so that the next hook call reads the environment
+ * again. For tests that change the environment, and for leak checkers at exit. */
+void hooks_reset(void);
+#else
+static inline int hooks_spawn_fault(const char *worker) {
+        return 0;
+}
+
+static inline void hooks_reset(void) {
+}
+#endif

@@ -1,0 +1,469 @@
+/* Forking and exec'ing one worker instance. The parent side builds everything that allocates
+ * (environment, paths) before fork() and hands back the pid, a pidfd and the error pipe. The
+ * child side runs the fixed setup order of spawn.h using async-signal-safe system calls only:
+ * no malloc, no stdio, no NSS, no logging. A failing child writes one SpawnError record to
+ * the close-on-exec error pipe and _exit()s with 127. Non-logging on both sides. */
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hooks.h"
+#include "spawn.h"
+#include "strv.h"
+
+#define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define SPAWN_DEFAULT_LANG "C.UTF-8"
+
+/* The record a failing child writes; smaller than PIPE_BUF, so the write is atomic. */
+typedef struct SpawnError {
+        int32_t stage;
+        int32_t error;
+} SpawnError;
+
+/* Everything the child needs, prepared by the parent. */
+typedef struct SpawnChild {
+        const WorkerConfig *worker;
+        char *const *envp;
+        const char *cgroup_procs;
+        int stdout_fd;
+        int stderr_fd;
+        int errfd;
+} SpawnChild;
+
+static int env_set(char ***env, const char *name, const char *value) {
+        _cleanup_free_ char *s = NULL;
+
+        if (asprintf(&s, "%s=%s", name, value) < 0)
+                return -ENOMEM;
+        return strv_env_set(env, s);
+}
+
+/* The identity variables for a worker without a configured user: vigild's own account. */
+static int env_set_own_user(char ***env) {
+        _cleanup_free_ char *buf = NULL;
+        struct passwd pw, *result = NULL;
+        size_t size = 1024;
+        int r;
+
+        for (;;) {
+                char *p = realloc(buf, size);
+
+                if (!p)
+                        return -ENOMEM;
+                buf = p;
+
+                r = getpwuid_r(geteuid(), &pw, buf, size, &result);
+                if (r != ERANGE)
+                        break;
+                if (size >= 1024 * 1024)
+                        return -ERANGE;
+                size *= 2;
+        }
+        if (r != 0 || !result)
+                return 0;
+
+        if (pw.pw_dir && *pw.pw_dir) {
+                r = env_set(env, "HOME", pw.pw_dir);
+                if (r < 0)
+                        return r;
+        }
+        if (pw.pw_name && *pw.pw_name) {
+                r = env_set(env, "USER", pw.pw_name);
+                if (r < 0)
+                        return r;
+                r = env_set(env, "LOGNAME", pw.pw_name);
+                if (r < 0)
+                        return r;
+        }
+        if (pw.pw_shell && *pw.pw_shell) {
+                r = env_set(env, "SHELL", pw.pw_shell);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int env_set_worker_user(char ***env, const WorkerConfig *w) {
+        int r;
+
+        if (w->home) {
+                r = env_set(env, "HOME", w->home);
+                if (r < 0)
+                        return r;
+        }
+        if (w->user) {
+                r = env_set(env, "USER", w->user);
+                if (r < 0)
+                        return r;
+                r = env_set(env, "LOGNAME", w->user);
+                if (r < 0)
+                        return r;
+        }
+        if (w->shell) {
+                r = env_set(env, "SHELL", w->shell);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int spawn_build_env(const WorkerConfig *w, unsigned instance, char *const *extra_env, char ***ret_env) {
+        _cleanup_strv_free_ char **env = NULL;
+        char num[16];
+        const char *lang;
+        int r;
+
+        assert(w);
+        assert(w->name);
+        assert(ret_env);
+
+        /* Built from nothing, so vigild's own NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*,
+         * JOURNAL_STREAM and INVOCATION_ID can never leak into a worker. */
+        r = env_set(&env, "PATH", SPAWN_DEFAULT_PATH);
+        if (r < 0)
+                return r;
+
+        lang = getenv("LANG");
+        r = env_set(&env, "LANG", lang && *lang ? lang : SPAWN_DEFAULT_LANG);
+        if (r < 0)
+                return r;
+
+        r = w->has_user ? env_set_worker_user(&env, w) : env_set_own_user(&env);
+        if (r < 0)
+                return r;
+
+        r = env_set(&env, "VIGIL_WORKER", w->name);
+        if (r < 0)
+                return r;
+        (void) snprintf(num, sizeof num, "%u", instance);
+        r = env_set(&env, "VIGIL_INSTANCE", num);
+        if (r < 0)
+                return r;
+
+        for (char *const *e = extra_env; e && *e; e++) {
+                r = strv_env_set(&env, *e);
+                if (r < 0)
+                        return r;
+        }
+        for (char *const *e = w->environment; e && *e; e++) {
+                r = strv_env_set(&env, *e);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret_env = TAKE_PTR(env);
+        return 0;
+}
+
+/* ---- child side: async-signal-safe only ---- */
+
+static _noreturn_ void child_fail(int errfd, SpawnStage stage, int error) {
+        SpawnError e = { .stage = stage, .error = error };
+        ssize_t n;
+
+        do
+                n = write(errfd, &e, sizeof e);
+        while (n < 0 && errno == EINTR);
+
+        _exit(127);
+}
+
+static int child_join_cgroup(const char *procs) {
+        ssize_t n;
+        int fd;
+
+        fd = open(procs, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        n = write(fd, "0", 1);
+        if (n < 0) {
+                int r = -errno;
+
+                (void) close(fd);
+                return r;
+        }
+        (void) close(fd);
+        return n == 1 ? 0 : -EIO;
+}
+
+static int child_reset_signals(void) {
+        struct sigaction sa = { .sa_handler = SIG_DFL };
+        sigset_t mask;
+
+        for (int sig = 1; sig < _NSIG; sig++) {
+                if (sig == SIGKILL || sig == SIGSTOP)
+                        continue;
+                /* The C library reserves a few real-time signals and refuses them: EINVAL. */
+                if (sigaction(sig, &sa, NULL) < 0 && errno != EINVAL)
+                        return -errno;
+        }
+
+        if (sigemptyset(&mask) < 0 || sigprocmask(SIG_SETMASK, &mask, NULL) < 0)
+                return -errno;
+        return 0;
+}
+
+static int child_chdir(const WorkerConfig *w) {
+        if (w->cwd)
+                return RET_NERRNO(chdir(w->cwd));
+        if (w->has_user && w->home && chdir(w->home) >= 0)
+                return 0;
+        return RET_NERRNO(chdir("/"));
+}
+
+/* Makes fd the descriptor target, inherited across exec. */
+static int child_install_fd(int fd, int target) {
+        if (fd == target)
+                return RET_NERRNO(fcntl(fd, F_SETFD, 0));
+        return RET_NERRNO(dup2(fd, target));
+}
+
+/* Keeps a descriptor the child still needs out of the 0..2 range it is about to overwrite. */
+static int child_lift_fd(int *fd) {
+        int nfd;
+
+        if (*fd < 0 || *fd > STDERR_FILENO)
+                return 0;
+        nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+        if (nfd < 0)
+                return -errno;
+        *fd = nfd;
+        return 0;
+}
+
+static int child_output_fd(const OutputConfig *o, int given, int target) {
+        int fd;
+
+        if (given >= 0)
+                return child_install_fd(given, target);
+
+        switch (o->kind) {
+        case OUTPUT_NULL:
+                fd = open("/dev/null", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                break;
+        case OUTPUT_FILE:
+                if (!o->path)
+                        return -EINVAL;
+                fd = open(o->path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+                break;
+        case OUTPUT_JOURNAL:
+                /* No stream given: the worker shares vigild's own descriptor. */
+                return 0;
+        default:
+                return -EINVAL;
+        }
+        if (fd < 0)
+                return -errno;
+
+        return child_install_fd(fd, target);
+}
+
+static int child_setup_stdio(const SpawnChild *c) {
+        int out = c->stdout_fd, err = c->stderr_fd, fd, r;
+
+        r = child_lift_fd(&out);
+        if (r < 0)
+                return r;
+        r = child_lift_fd(&err);
+        if (r < 0)
+                return r;
+
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        r = child_install_fd(fd, STDIN_FILENO);
+        if (r < 0)
+                return r;
+
+        r = child_output_fd(&c->worker->output[0], out, STDOUT_FILENO);
+        if (r < 0)
+                return r;
+        return child_output_fd(&c->worker->output[1], err, STDERR_FILENO);
+}
+
+static _noreturn_ void child_run(SpawnChild *c) {
+        const WorkerConfig *w = c->worker;
+        int r;
+
+        /* The error pipe must survive the stdio setup below, which overwrites fds 0..2. */
+        if (child_lift_fd(&c->errfd) < 0)
+                _exit(127);
+
+        if (setpgid(0, 0) < 0)
+                child_fail(c->errfd, SPAWN_STAGE_PGROUP, errno);
+
+        if (c->cgroup_procs) {
+                r = child_join_cgroup(c->cgroup_procs);
+                if (r < 0)
+                        child_fail(c->errfd, SPAWN_STAGE_CGROUP, -r);
+        }
+
+        r = child_reset_signals();
+        if (r < 0)
+                child_fail(c->errfd, SPAWN_STAGE_SIGNALS, -r);
+
+        if (w->has_user) {
+                if (setgroups(w->n_supplementary_gids, w->supplementary_gids) < 0)
+                        child_fail(c->errfd, SPAWN_STAGE_GROUPS, errno);
+                if (setresgid(w->gid, w->gid, w->gid) < 0)
+                        child_fail(c->errfd, SPAWN_STAGE_USER, errno);
+                if (setresuid(w->uid, w->uid, w->uid) < 0)
+                        child_fail(c->errfd, SPAWN_STAGE_USER, errno);
+        }
+
+        (void) umask(w->umask & 0777);
+
+        for (int i = 0; i < RLIM_NLIMITS; i++)
+                if (w->rlimit_set[i] && setrlimit(i, &w->rlimits[i]) < 0)
+                        child_fail(c->errfd, SPAWN_STAGE_RLIMIT, errno);
+
+        r = child_chdir(w);
+        if (r < 0)
+                child_fail(c->errfd, SPAWN_STAGE_CWD, -r);
+
+        r = child_setup_stdio(c);
+        if (r < 0)
+                child_fail(c->errfd, SPAWN_STAGE_STDIO, -r);
+
+        /* Everything above 2 is closed by exec; the error pipe already is close-on-exec. */
+        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                child_fail(c->errfd, SPAWN_STAGE_STDIO, errno);
+
+        execve(w->argv[0], w->argv, c->envp);
+        child_fail(c->errfd, SPAWN_STAGE_EXEC, errno);
+}
+
+/* ---- parent side ---- */
+
+/* fork() that also yields a pidfd for the child, atomically: clone(CLONE_PIDFD). The raw
+ * system call continues the child on a copy of our stack exactly as fork() would, but glibc's
+ * fork handlers do not run in it; the child therefore only makes plain system calls (which it
+ * must anyway, being async-signal-safe), and relies on vigild being single-threaded, as its
+ * sd-event loop is (glibc's set*id() wrappers would otherwise signal the parent's threads).
+ * Chosen over fork() + pidfd_open() because it needs no kill-and-reap path and works under
+ * valgrind 3.19, which does not know pidfd_open. */
+static pid_t clone_pidfd(int *ret_pidfd) {
+        int pidfd = -EBADF;
+        long pid;
+
+#if defined(__s390__) || defined(__s390x__)
+        pid = syscall(SYS_clone, 0L, (long) (CLONE_PIDFD | SIGCHLD), &pidfd, NULL, 0L);
+#else
+        pid = syscall(SYS_clone, (long) (CLONE_PIDFD | SIGCHLD), 0L, &pidfd, NULL, 0L);
+#endif
+        if (pid < 0)
+                return -errno;
+        if (pid > 0)
+                *ret_pidfd = pidfd;
+        return (pid_t) pid;
+}
+
+static int pidfd_open_fd(pid_t pid) {
+        long fd;
+
+        fd = syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0)
+                return -errno;
+        return (int) fd;
+}
+
+int spawn_worker(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, int *ret_errfd) {
+        _cleanup_strv_free_ char **env = NULL;
+        _cleanup_free_ char *procs = NULL;
+        _cleanup_close_ int err_read = -EBADF, err_write = -EBADF;
+        int pipefd[2], pidfd = -EBADF, r;
+        SpawnChild child;
+        pid_t pid;
+
+        assert(p);
+        assert(p->worker);
+        assert(p->worker->argv && p->worker->argv[0]);
+        assert(ret_pid);
+        assert(ret_pidfd);
+        assert(ret_errfd);
+
+        r = hooks_spawn_fault(p->worker->name);
+        if (r < 0)
+                return r;
+
+        r = spawn_build_env(p->worker, p->instance, p->extra_env, &env);
+        if (r < 0)
+                return r;
+
+        if (p->cgroup_path && asprintf(&procs, "%s/cgroup.procs", p->cgroup_path) < 0)
+                return -ENOMEM;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        err_read = pipefd[0];
+        err_write = pipefd[1];
+
+        /* Before the fork, so that nothing can fail once a child exists. */
+        if (fcntl(err_read, F_SETFL, O_NONBLOCK) < 0)
+                return -errno;
+
+        child = (SpawnChild) {
+                .worker = p->worker,
+                .envp = env,
+                .cgroup_procs = procs,
+                .stdout_fd = p->stdout_fd,
+                .stderr_fd = p->stderr_fd,
+                .errfd = err_write,
+        };
+
+        pid = clone_pidfd(&pidfd);
+        if (pid < 0)
+                return pid;
+        if (pid == 0)
+                child_run(&child);
+
+        err_write = safe_close(err_write);
+
+        /* A kernel older than 5.2 ignores CLONE_PIDFD and leaves no pidfd: ask for one, and if
+         * that is impossible too, do not leave behind a child nobody can track. */
+        if (pidfd < 0)
+                pidfd = pidfd_open_fd(pid);
+        if (pidfd < 0) {
+                (void) kill(pid, SIGKILL);
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                return pidfd;
+        }
+
+        *ret_pid = pid;
+        *ret_pidfd = pidfd;
+        *ret_errfd = TAKE_FD(err_read);
+        return 0;
+}
+
+int spawn_read_error(int errfd, SpawnStage *ret_stage, int *ret_errno) {
+        SpawnError e;
+        ssize_t n;
+
+        assert(errfd >= 0);
+        assert(ret_stage);
+        assert(ret_errno);
+
+        do
+                n = read(errfd, &e, sizeof e);
+        while (n < 0 && errno == EINTR);
+
+        if (n < 0)
+                return -errno;
+        if (n == 0)
+                return 0;
+        if ((size_t) n != sizeof e || e.stage < 0 || e.stage >= _SPAWN_STAGE_MAX || e.error <= 0)
+                return -EBADMSG;
+
+        *ret_stage = (SpawnStage) e.stage;
+        *ret_errno = e.error;
+        return 1;
+}
