@@ -1,0 +1,470 @@
+/* The Manager: vigild's event loop and its own lifecycle. It owns the sd-event loop, the
+ * signal sources, the single reaper of child processes, the worker table, the cgroup root and
+ * the runtime-directory lock. It is the only place that calls waitid(): workers' ends are
+ * handed to their instance, orphaned descendants (vigild is their subreaper) are reaped here.
+ * It never blocks and never exit()s: it asks the loop to end with an exit code. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "manager.h"
+#include "parse-util.h"
+
+#define LOCK_FILE "vigild.lock"
+/* After the workers are gone, orphaned descendants get this long after SIGTERM before SIGKILL. */
+#define REAP_TIMEOUT_USEC (5 * USEC_PER_SEC)
+
+static const char *const manager_state_table[_MANAGER_STATE_MAX] = {
+        [MANAGER_STARTING] = "starting", [MANAGER_RUNNING] = "running", [MANAGER_STOPPING] = "stopping",
+        [MANAGER_REAPING] = "reaping",   [MANAGER_EXITED] = "exited",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(manager_state, ManagerState);
+
+static void manager_set_state(Manager *m, ManagerState state) {
+        ManagerState old = m->state;
+
+        if (old == state)
+                return;
+        if (state != MANAGER_REAPING && m->reap_timer)
+                (void) sd_event_source_set_enabled(m->reap_timer, SD_EVENT_OFF);
+        m->state = state;
+        log_fields_internal(LOG_DEBUG, 0,
+                            &(const LogFields) { .message_id = LOG_MID_DAEMON, .instance = -1,
+                                                 .old_state = manager_state_to_string(old),
+                                                 .new_state = manager_state_to_string(state) },
+                            "vigild %s -> %s", manager_state_to_string(old), manager_state_to_string(state));
+}
+
+bool manager_is_stopping(const Manager *m) {
+        return m->state >= MANAGER_STOPPING;
+}
+
+Instance *manager_find_instance_by_pid(const Manager *m, pid_t pid) {
+        /* A linear scan: one comparison per instance per reaped child, cheap next to the fork
+         * that follows; a table keyed by pid can replace it if profiles ever say so. */
+        for (size_t k = 0; k < m->n_workers; k++) {
+                Worker *w = m->workers[k];
+
+                for (unsigned j = 0; j < w->n_instances; j++)
+                        if (w->instances[j]->main_alive && w->instances[j]->pid == pid)
+                                return w->instances[j];
+        }
+        return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- *
+ * Orphans: descendants that left their process group and lost their parent come to vigild. */
+
+/* Reads the pids of our own children from /proc/self/task/TID/children (single-threaded). */
+static int list_children(pid_t **ret_pids, size_t *ret_n) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0, size = 0;
+        int r;
+
+        if (asprintf(&path, "/proc/self/task/%d/children", (int) getpid()) < 0)
+                return -ENOMEM;
+        r = read_full_file(path, 4 * 1024 * 1024, &text, &size);
+        if (r < 0)
+                return r;
+        for (char *p = text, *end; *p; p = end) {
+                long v = strtol(p, &end, 10);
+
+                if (end == p)
+                        break;
+                pid_t *np = reallocarray(pids, n + 1, sizeof(pid_t));
+                if (!np)
+                        return -ENOMEM;
+                pids = np;
+                pids[n++] = (pid_t) v;
+        }
+        *ret_pids = TAKE_PTR(pids);
+        *ret_n = n;
+        return 0;
+}
+
+static int signal_orphans(Manager *m, int sig) {
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        int r, count = 0;
+
+        r = list_children(&pids, &n);
+        if (r < 0)
+                return log_warning_errno(r, "cannot list vigild's children: %m");
+        for (size_t k = 0; k < n; k++) {
+                if (manager_find_instance_by_pid(m, pids[k]))
+                        continue;
+                if (kill(pids[k], sig) >= 0)
+                        count++;
+        }
+        return count;
+}
+
+static bool have_children(void) {
+        siginfo_t si = {};
+
+        return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) >= 0;
+}
+
+static void manager_finish(Manager *m) {
+        int r;
+
+        manager_set_state(m, MANAGER_EXITED);
+        if (m->cgroup_root) {
+                /* Leave the hierarchy as we found it: our leaf (and the base we made) go. */
+                r = cgroup_root_teardown(m->cgroup_root);
+                if (r < 0)
+                        log_debug_errno(r, "cannot remove our cgroup leaf: %m");
+        }
+        log_fields_internal(LOG_NOTICE, 0, &(const LogFields) { .message_id = LOG_MID_DAEMON, .instance = -1 },
+                            "stopped all workers, exiting");
+        (void) sd_event_exit(m->event, m->exit_code);
+}
+
+static int on_reap_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int n;
+
+        n = signal_orphans(m, SIGKILL);
+        log_warning("%d orphaned descendant(s) did not end after SIGTERM, killed", MAX(n, 0));
+        if (!have_children())
+                manager_finish(m);
+        return 0;
+}
+
+void manager_check_stopped(Manager *m) {
+        int n, r;
+
+        if (m->state != MANAGER_STOPPING || m->stopping_all)
+                return;
+        for (size_t k = 0; k < m->n_workers; k++)
+                if (worker_has_processes(m->workers[k]))
+                        return;
+
+        /* Every worker is down. Without cgroups, descendants that left their process group are
+         * still running as vigild's adopted children: end them before vigild goes. */
+        manager_set_state(m, MANAGER_REAPING);
+        if (!have_children()) {
+                manager_finish(m);
+                return;
+        }
+        n = signal_orphans(m, SIGTERM);
+        if (n > 0)
+                log_notice("ending %d orphaned descendant(s) of workers", n);
+        r = sd_event_add_time_relative(m->event, &m->reap_timer, CLOCK_MONOTONIC, REAP_TIMEOUT_USEC,
+                                       10 * USEC_PER_MSEC, on_reap_timer, m);
+        if (r < 0) {
+                log_error_errno(r, "cannot arm the orphan timer: %m; killing orphans now");
+                (void) signal_orphans(m, SIGKILL);
+        }
+}
+
+/* ---------------------------------------------------------------------------------------- *
+ * Signals                                                                                   */
+
+static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *ssi, void *userdata) {
+        Manager *m = userdata;
+
+        /* The one reaper: peek without reaping so that /proc/PID and the process group stay
+         * valid while we look, then reap and hand the status to the instance. */
+        for (;;) {
+                siginfo_t si = {};
+                Instance *i;
+
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != ECHILD)
+                                log_error_errno(errno, "waitid() failed: %m");
+                        break;
+                }
+                if (si.si_pid <= 0)
+                        break;
+
+                i = manager_find_instance_by_pid(m, si.si_pid);
+                if (i && !i->cgroup_path)
+                        /* Without a cgroup the zombie leader still pins its process group id, so
+                         * this cannot reach a stranger: end what the worker left in its group. */
+                        (void) kill(-si.si_pid, SIGKILL);
+
+                if (waitid(P_PID, si.si_pid, &si, WEXITED) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        log_error_errno(errno, "cannot reap pid %d: %m", (int) si.si_pid);
+                        break;
+                }
+                if (i)
+                        instance_on_exit(i, &si);
+                else
+                        log_debug("reaped orphaned descendant %d", (int) si.si_pid);
+        }
+
+        if (m->state == MANAGER_REAPING && !have_children())
+                manager_finish(m);
+        return 0;
+}
+
+static void manager_stop(Manager *m, const char *why) {
+        if (manager_is_stopping(m))
+                return;
+        log_notice("%s: stopping all workers", why);
+        (void) sd_notify(false, "STOPPING=1");
+        manager_set_state(m, MANAGER_STOPPING);
+        /* Instances report idleness as they stop; judge only once every one was asked. */
+        m->stopping_all = true;
+        for (size_t k = 0; k < m->n_workers; k++)
+                worker_stop(m->workers[k]);
+        m->stopping_all = false;
+        manager_check_stopped(m);
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *ssi, void *userdata) {
+        manager_stop(userdata, ssi->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+        return 0;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *ssi, void *userdata) {
+        log_notice("SIGHUP: configuration reload is not implemented yet, ignoring");
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- *
+ * Construction                                                                              */
+
+int manager_new(Config *config, Manager **ret) {
+        _cleanup_config_free_ Config *c = config;
+        Manager *m;
+        sigset_t mask;
+        int r;
+
+        assert(ret);
+
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return log_error_errno(-ENOMEM, "out of memory");
+        m->lock_fd = -EBADF;
+        m->state = MANAGER_STARTING;
+        m->config = TAKE_PTR(c);
+
+        /* sd-event takes signals from a signalfd, which needs them blocked; spawn.c resets the
+         * mask and dispositions in every child. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+                r = log_error_errno(errno, "cannot block signals: %m");
+                goto fail;
+        }
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        r = sd_event_new(&m->event);
+        if (r < 0) {
+                log_error_errno(r, "cannot create the event loop: %m");
+                goto fail;
+        }
+        /* Under systemd with WatchdogSec=, the loop itself pings: a stalled loop stops pinging. */
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "cannot enable the systemd watchdog: %m, ignoring");
+        r = sd_event_add_signal(m->event, &m->sigchld_source, SIGCHLD, on_sigchld, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sigterm_source, SIGTERM, on_sigterm, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sigint_source, SIGINT, on_sigterm, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sighup_source, SIGHUP, on_sighup, m);
+        if (r < 0) {
+                log_error_errno(r, "cannot watch signals: %m");
+                goto fail;
+        }
+        /* A stop request outranks child ends that arrive with it: a worker killed by the same
+         * SIGTERM that stops vigild must be seen as stopped, not restarted. */
+        (void) sd_event_source_set_priority(m->sigterm_source, SD_EVENT_PRIORITY_IMPORTANT);
+        (void) sd_event_source_set_priority(m->sigint_source, SD_EVENT_PRIORITY_IMPORTANT);
+
+        for (size_t k = 0; k < m->config->n_workers; k++) {
+                Worker **nw = reallocarray(m->workers, m->n_workers + 1, sizeof(Worker *));
+                if (!nw) {
+                        r = log_error_errno(-ENOMEM, "out of memory");
+                        goto fail;
+                }
+                m->workers = nw;
+                r = worker_new(m, &m->config->workers[k], &m->workers[m->n_workers]);
+                if (r < 0) {
+                        log_error_errno(r, "cannot create worker %s: %m", m->config->workers[k].name);
+                        goto fail;
+                }
+                m->n_workers++;
+        }
+
+        *ret = m;
+        return 0;
+
+fail:
+        manager_free(m);
+        return r;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        for (size_t k = 0; k < m->n_workers; k++)
+                worker_free(m->workers[k]);
+        free(m->workers);
+        sd_event_source_disable_unref(m->sigchld_source);
+        sd_event_source_disable_unref(m->sigterm_source);
+        sd_event_source_disable_unref(m->sigint_source);
+        sd_event_source_disable_unref(m->sighup_source);
+        sd_event_source_disable_unref(m->reap_timer);
+        sd_event_unref(m->event);
+        cgroup_root_free(m->cgroup_root);
+        safe_close(m->lock_fd);
+        config_free(m->config);
+        return mfree(m);
+}
+
+/* ---------------------------------------------------------------------------------------- *
+ * Start-up                                                                                  */
+
+static int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int take_lock(Manager *m) {
+        const char *dir = m->config->daemon.runtime_dir;
+        _cleanup_free_ char *path = NULL, *holder = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char buf[32];
+        int r;
+
+        r = mkdir_p(dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "cannot create runtime directory %s: %m", dir);
+        if (asprintf(&path, "%s/" LOCK_FILE, dir) < 0)
+                return log_error_errno(-ENOMEM, "out of memory");
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return log_error_errno(errno, "cannot open %s: %m", path);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno != EWOULDBLOCK)
+                        return log_error_errno(errno, "cannot lock %s: %m", path);
+                if (read_full_file(path, 64, &holder, NULL) >= 0)
+                        holder[strcspn(holder, "\n")] = 0;
+                log_error("another vigild (pid %s) holds %s; refusing to start", holder ? holder : "?", path);
+                return -EBUSY;
+        }
+        (void) snprintf(buf, sizeof(buf), "%d\n", (int) getpid());
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, strlen(buf), 0) < 0)
+                log_warning_errno(errno, "cannot record our pid in %s: %m, ignoring", path);
+        m->lock_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static void raise_nofile(void) {
+        struct rlimit rl;
+
+        /* vigild holds a pidfd per running instance; workers get their own configured limit. */
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_warning_errno(errno, "cannot raise the open-file limit: %m, ignoring");
+}
+
+static int kill_leftover(const char *name, const char *path, void *userdata) {
+        int r = cgroup_is_populated(path);
+
+        if (r <= 0)
+                return 0;
+        r = cgroup_kill(path);
+        if (r < 0)
+                log_error_errno(r, "cannot kill leftover cgroup %s: %m", name);
+        else
+                log_warning("killed leftover cgroup %s of an earlier vigild", name);
+        return 0;
+}
+
+static void setup_cgroups(Manager *m) {
+        char root_name[32];
+        uint32_t h = 2166136261U;
+        bool wanted = false;
+        int r;
+
+        for (size_t k = 0; k < m->config->n_workers; k++)
+                wanted = wanted || m->config->workers[k].cgroups == CGROUP_AUTO;
+        if (!wanted)
+                return;
+
+        /* Started in the hierarchy's root (no systemd delegation), vigild manages a child of
+         * the root named after its runtime directory, so a restarted vigild finds the same one. */
+        for (const char *p = m->config->daemon.runtime_dir; *p; p++)
+                h = (h ^ (uint8_t) *p) * 16777619U;
+        (void) snprintf(root_name, sizeof(root_name), "vigil-%08x", h);
+
+        r = cgroup_root_setup(root_name, &m->cgroup_root);
+        if (r < 0) {
+                log_warning_errno(r, "cannot use cgroup v2 (%m); workers run in their own process groups only");
+                return;
+        }
+        log_info("managing cgroup %s", m->cgroup_root->base);
+        (void) cgroup_foreach_child(m->cgroup_root, kill_leftover, m);
+}
+
+int manager_startup(Manager *m) {
+        unsigned n_instances = 0;
+        int r;
+
+        r = take_lock(m);
+        if (r < 0)
+                return r;
+
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+                return log_error_errno(errno, "cannot become a subreaper: %m");
+        raise_nofile();
+        setup_cgroups(m);
+
+        manager_set_state(m, MANAGER_RUNNING);
+        for (size_t k = 0; k < m->n_workers; k++) {
+                worker_start(m->workers[k]);
+                n_instances += m->workers[k]->n_instances;
+        }
+        log_fields_internal(LOG_NOTICE, 0, &(const LogFields) { .message_id = LOG_MID_DAEMON, .instance = -1 },
+                            "ready: %u instances of %zu workers", n_instances, m->n_workers);
+        /* Under systemd (Type=notify) the service is up once every worker was started. */
+        (void) sd_notify(false, "READY=1");
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int r;
+
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "event loop failed: %m");
+        return r;
+}

@@ -1,0 +1,154 @@
+/* A worker: its instances and its crash-loop breaker. breaker.c decides the breaker's
+ * transitions from plain data; this file owns the breaker's timer, logs each transition at a
+ * priority an operator will see (opening is critical: giving up is never silent) and lets the
+ * instances held back by the breaker try again when it half-opens or closes. */
+#include "log.h"
+#include "manager.h"
+#include "parse-util.h"
+#include "worker.h"
+
+#define log_worker(w, level, fmt, ...)                                                         \
+        log_fields_internal((level), 0,                                                        \
+                            &(const LogFields) { .message_id = LOG_MID_BREAKER,                \
+                                                 .worker = (w)->config->name,                  \
+                                                 .instance = -1 },                             \
+                            "%s: " fmt, (w)->config->name, ##__VA_ARGS__)
+
+int worker_new(Manager *m, const WorkerConfig *c, Worker **ret) {
+        Worker *w;
+        int r;
+
+        assert(m);
+        assert(c);
+        assert(ret);
+
+        w = calloc(1, sizeof(Worker));
+        if (!w)
+                return -ENOMEM;
+        w->manager = m;
+        w->config = c;
+        breaker_init(&w->breaker);
+
+        w->instances = calloc(c->instances, sizeof(Instance *));
+        if (!w->instances) {
+                worker_free(w);
+                return -ENOMEM;
+        }
+        for (unsigned k = 0; k < c->instances; k++) {
+                r = instance_new(w, k, &w->instances[k]);
+                if (r < 0) {
+                        worker_free(w);
+                        return r;
+                }
+                w->n_instances++;
+        }
+
+        *ret = w;
+        return 0;
+}
+
+Worker *worker_free(Worker *w) {
+        if (!w)
+                return NULL;
+        for (unsigned k = 0; k < w->n_instances; k++)
+                instance_free(w->instances[k]);
+        free(w->instances);
+        sd_event_source_disable_unref(w->breaker_timer);
+        return mfree(w);
+}
+
+void worker_start(Worker *w) {
+        for (unsigned k = 0; k < w->n_instances; k++)
+                instance_start(w->instances[k]);
+}
+
+void worker_stop(Worker *w) {
+        for (unsigned k = 0; k < w->n_instances; k++)
+                instance_stop(w->instances[k]);
+}
+
+bool worker_has_processes(const Worker *w) {
+        for (unsigned k = 0; k < w->n_instances; k++)
+                if (instance_has_processes(w->instances[k]))
+                        return true;
+        return false;
+}
+
+static void retry_held_instances(Worker *w) {
+        /* Half-open admits one trial: the first held instance takes it, the rest stay held. */
+        for (unsigned k = 0; k < w->n_instances; k++) {
+                if (w->breaker.state == BREAKER_HALF_OPEN && w->breaker.trial_running)
+                        break;
+                instance_breaker_retry(w->instances[k]);
+        }
+}
+
+static int on_breaker_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Worker *w = userdata;
+
+        if (!breaker_tick(&w->breaker, &w->config->breaker, now(CLOCK_MONOTONIC)))
+                return 0;
+        log_worker(w, LOG_WARNING, "breaker open -> half-open");
+        retry_held_instances(w);
+        return 0;
+}
+
+static void arm_breaker_timer(Worker *w) {
+        usec_t when = breaker_next_deadline(&w->breaker, &w->config->breaker);
+        int r;
+
+        if (when == USEC_INFINITY)
+                return;
+        if (w->breaker_timer) {
+                r = sd_event_source_set_time(w->breaker_timer, when);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(w->breaker_timer, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time(w->manager->event, &w->breaker_timer, CLOCK_MONOTONIC, when,
+                                      10 * USEC_PER_MSEC, on_breaker_timer, w);
+        if (r < 0)
+                log_error_errno(r, "%s: cannot arm the breaker timer, it stays open: %m", w->config->name);
+}
+
+bool worker_record_failure(Worker *w, Instance *i, usec_t t) {
+        const BreakerConfig *c = &w->config->breaker;
+        BreakerState old = w->breaker.state, state;
+        char d[FORMAT_DURATION_MAX], o[FORMAT_DURATION_MAX];
+        bool changed = false;
+
+        state = breaker_record_failure(&w->breaker, c, t, &changed);
+        if (changed) {
+                if (old == BREAKER_HALF_OPEN)
+                        log_worker(w, LOG_CRIT, "breaker half-open -> open (trial failed); next trial in %s",
+                                   format_duration(o, sizeof(o), c->open_for));
+                else
+                        log_worker(w, LOG_CRIT,
+                                   "breaker closed -> open (%u failures within %s, last %s); next trial in %s",
+                                   breaker_failures_in_window(&w->breaker, c, t),
+                                   format_duration(d, sizeof(d), c->window), i->name,
+                                   format_duration(o, sizeof(o), c->open_for));
+                arm_breaker_timer(w);
+        }
+        return state == BREAKER_CLOSED;
+}
+
+bool worker_breaker_admit(Worker *w, bool *ret_trial) {
+        BreakerState before = w->breaker.state;
+        bool ok = breaker_admit(&w->breaker);
+
+        *ret_trial = ok && before == BREAKER_HALF_OPEN;
+        return ok;
+}
+
+void worker_trial_succeeded(Worker *w) {
+        if (!breaker_record_success(&w->breaker))
+                return;
+        log_worker(w, LOG_NOTICE, "breaker half-open -> closed (trial stayed up)");
+        retry_held_instances(w);
+}
+
+void worker_trial_aborted(Worker *w) {
+        /* The trial was stopped on request: it proved nothing, so the next start is the trial. */
+        if (w->breaker.state == BREAKER_HALF_OPEN)
+                w->breaker.trial_running = false;
+}
