@@ -194,15 +194,25 @@ static int child_join_cgroup(const char *procs) {
         return n == 1 ? 0 : -EIO;
 }
 
+/* The kernel's struct sigaction for rt_sigaction(2) on the architectures we build for. */
+struct kernel_sigaction {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        uint64_t mask;
+};
+
 static int child_reset_signals(void) {
-        struct sigaction sa = { .sa_handler = SIG_DFL };
+        struct kernel_sigaction sa = { .handler = SIG_DFL };
         sigset_t mask;
 
+        /* The raw system call, not sigaction(): glibc refuses to touch the two real-time
+         * signals it reserves (32, 33) with EINVAL, yet an ignored disposition of them, which
+         * GNU make for one passes on, would survive exec into the worker. */
         for (int sig = 1; sig < _NSIG; sig++) {
                 if (sig == SIGKILL || sig == SIGSTOP)
                         continue;
-                /* The C library reserves a few real-time signals and refuses them: EINVAL. */
-                if (sigaction(sig, &sa, NULL) < 0 && errno != EINVAL)
+                if (syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof(sa.mask)) < 0 && errno != EINVAL)
                         return -errno;
         }
 
