@@ -299,6 +299,32 @@ static int child_setup_stdio(const SpawnChild *c) {
         return child_output_fd(&c->worker->output[1], err, STDERR_FILENO);
 }
 
+/* Closes every descriptor above 2 except the ones the child still needs (the error pipe, and
+ * given stdout/stderr streams). It must happen before the worker's RLIMIT_NOFILE is applied:
+ * vigild holds a descriptor per instance, and with more than the worker's limit still open
+ * the child could not open /dev/null or its output file. */
+static int child_close_inherited(const SpawnChild *c) {
+        int keep[3] = { c->errfd, c->stdout_fd, c->stderr_fd }, n = 0;
+        unsigned next = 3;
+
+        for (int i = 0; i < 3; i++)
+                if (keep[i] > STDERR_FILENO)
+                        keep[n++] = keep[i];
+        /* Sort the few survivors, then close the gaps between them. */
+        for (int i = 1; i < n; i++)
+                for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+                        int t = keep[j];
+                        keep[j] = keep[j - 1];
+                        keep[j - 1] = t;
+                }
+        for (int i = 0; i < n; i++) {
+                if ((unsigned) keep[i] > next && close_range(next, (unsigned) keep[i] - 1, 0) < 0)
+                        return -errno;
+                next = MAX(next, (unsigned) keep[i] + 1);
+        }
+        return RET_NERRNO(close_range(next, ~0U, 0));
+}
+
 static _noreturn_ void child_run(SpawnChild *c) {
         const WorkerConfig *w = c->worker;
         int r;
@@ -319,6 +345,10 @@ static _noreturn_ void child_run(SpawnChild *c) {
         r = child_reset_signals();
         if (r < 0)
                 child_fail(c->errfd, SPAWN_STAGE_SIGNALS, -r);
+
+        r = child_close_inherited(c);
+        if (r < 0)
+                child_fail(c->errfd, SPAWN_STAGE_STDIO, -r);
 
         if (w->has_user) {
                 if (setgroups(w->n_supplementary_gids, w->supplementary_gids) < 0)

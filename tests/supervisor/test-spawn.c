@@ -411,6 +411,35 @@ static void test_spawn_resets_signal_mask_and_dispositions(void **state) {
         assert_string_equal(status_field(r.out, "SigIgn", buf, sizeof buf), "0000000000000000");
 }
 
+/* vigild holds a descriptor per instance; a worker whose RLIMIT_NOFILE is below that count must
+ * still get its stdio and exec (the child closes what it inherited before lowering the limit). */
+static void test_spawn_with_more_inherited_fds_than_the_worker_limit(void **state) {
+        char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) "ls /proc/self/fd | wc -l", NULL };
+        int fds[64];
+        WorkerConfig w;
+        SpawnParams p;
+        Run r;
+
+        if (UNDER_VALGRIND)
+                skip(); /* valgrind refuses a child's setrlimit(NOFILE) below its own reserve */
+        for (size_t k = 0; k < ELEMENTSOF(fds); k++) {
+                fds[k] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                assert_true(fds[k] >= 0);
+        }
+        worker_init(&w, argv);
+        w.output[1].kind = OUTPUT_NULL;
+        w.rlimit_set[RLIMIT_NOFILE] = true;
+        w.rlimits[RLIMIT_NOFILE] = (struct rlimit) { .rlim_cur = 16, .rlim_max = 16 };
+        p = params(&w);
+        run(&p, &r);
+        for (size_t k = 0; k < ELEMENTSOF(fds); k++)
+                (void) close(fds[k]);
+
+        assert_exited_ok(&r);
+        /* sh's own stdio plus the directory ls reads: a handful, not 64. */
+        assert_true(atoi(r.out) < 8);
+}
+
 static void test_spawn_environment_is_built_from_scratch(void **state) {
         char *argv[] = { (char *) "/usr/bin/env", NULL };
         char *config_env[] = { (char *) "FOO=config", (char *) "BAR=1", NULL };
@@ -849,6 +878,7 @@ int main(void) {
                 T(test_spawn_own_process_group_and_pidfd),
                 T(test_spawn_pidfd_refers_to_child),
                 T(test_spawn_resets_signal_mask_and_dispositions),
+                T(test_spawn_with_more_inherited_fds_than_the_worker_limit),
                 T(test_spawn_environment_is_built_from_scratch),
                 T(test_spawn_applies_umask_rlimit_and_cwd),
                 T(test_spawn_closes_inherited_fds_and_nulls_stdio),
