@@ -19,6 +19,7 @@
 #define _cleanup_(f) __attribute__((__cleanup__(f)))
 #define _likely_(x) (__builtin_expect(!!(x), 1))
 #define _unlikely_(x) (__builtin_expect(!!(x), 0))
+#define _fallthrough_ __attribute__((__fallthrough__))
 #define _warn_unused_result_ __attribute__((__warn_unused_result__))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))

@@ -83,6 +83,20 @@ int hooks_spawn_fault(const char *worker) {
         return -spawn_fault_errno;
 }
 
+usec_t hooks_stop_grace(usec_t def) {
+        const char *v = getenv("VIGIL_TEST_STOP_GRACE_MS");
+        unsigned long ms;
+        char *end;
+
+        if (!v)
+                return def;
+        errno = 0;
+        ms = strtoul(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0' || ms > 3600 * 1000UL)
+                return def;
+        return (usec_t) ms * USEC_PER_MSEC;
+}
+
 void hooks_reset(void) {
         spawn_fault_worker = mfree(spawn_fault_worker);
         spawn_fault_errno = 0;

@@ -3,10 +3,13 @@
  * carry none of this code. Hooks are configured from the environment of vigild at start:
  *   VIGIL_TEST_SPAWN_FAIL=WORKER:ERRNO:COUNT  the next COUNT spawns of WORKER fail at fork()
  *                                             with ERRNO (a name such as EAGAIN or ENOMEM).
+ *   VIGIL_TEST_STOP_GRACE_MS=N                the outside-stop grace (instance.c) is N ms, so
+ *                                             a test can act inside it deterministically.
  * Non-logging. */
 #pragma once
 
 #include "macro.h"
+#include "time-util.h"
 
 #ifdef VIGIL_TEST_HOOKS
 /* Returns a negative errno to inject for this spawn of worker, or 0. Consumes one count. */
@@ -15,11 +18,18 @@ int hooks_spawn_fault(const char *worker);
 /* Forgets every hook setting (and frees it) so that the next hook call reads the environment
  * again. For tests that change the environment, and for leak checkers at exit. */
 void hooks_reset(void);
+
+/* The outside-stop grace to use: the environment's override, or def. */
+usec_t hooks_stop_grace(usec_t def);
 #else
 static inline int hooks_spawn_fault(const char *worker) {
         return 0;
 }
 
 static inline void hooks_reset(void) {
+}
+
+static inline usec_t hooks_stop_grace(usec_t def) {
+        return def;
 }
 #endif

@@ -13,6 +13,7 @@
 #include <systemd/sd-journal.h>
 
 #include "cgroup.h"
+#include "hooks.h"
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
@@ -22,9 +23,9 @@
 #include "worker.h"
 
 /* A worker killed by SIGTERM/SIGINT/SIGHUP that vigild did not send may be part of a host-wide
- * stop (systemd signalling the whole service, an init shutdown). Its restart waits at least
- * this long so that vigild's own stop request, sent at the same moment, wins the race and no
- * worker is restarted into a stopping host. */
+ * stop (systemd signalling the whole service, an init shutdown), whose SIGTERM to vigild itself
+ * can arrive a moment after the worker's death. Such an end is judged only after this grace, so
+ * that a stop request sent at the same moment makes it "stopped": no failure, no restart. */
 #define EXTERNAL_STOP_GRACE_USEC (100 * USEC_PER_MSEC)
 
 /* Timer slack: restarts must be prompt; stop timeouts and stability checks need not be. */
@@ -352,8 +353,6 @@ static void instance_enter_restart(Instance *i) {
 
         i->restarts++;
         delay = restart_policy_next_delay(i->restarts, &c->backoff, random_u64());
-        if (is_external_stop_signal(&i->last_exit))
-                delay = MAX(delay, EXTERNAL_STOP_GRACE_USEC);
         (void) snprintf(reason, sizeof(reason), "restart %u in %s (cap %s)", i->restarts,
                         format_duration_approx(d, sizeof(d), delay, USEC_PER_MSEC),
                         format_duration_approx(cap, sizeof(cap), restart_policy_delay_cap(i->restarts, &c->backoff),
@@ -482,13 +481,35 @@ static int exit_log_level(ExitClass cls) {
         }
 }
 
-/* Classifies an end, logs it and, once the cgroup is empty, concludes. */
+/* Classifies i->last_exit, logs it and, once the cgroup is empty, concludes. */
+static void instance_judge_end(Instance *i);
+
+/* Records an end; one that looks like part of an outside stop is judged after a grace. */
 static void instance_handle_end(Instance *i, const ExitInfo *info) {
+        usec_t grace = hooks_stop_grace(EXTERNAL_STOP_GRACE_USEC);
+        char d[FORMAT_DURATION_MAX];
+
+        i->last_exit = *info;
+        if (!is_external_stop_signal(info) || info->stopping) {
+                instance_judge_end(i);
+                return;
+        }
+        i->end_deferred = true;
+        instance_set_state(i, INSTANCE_EXITED, "pid %d got SIG%s from outside vigild; judged in %s unless vigild is stopped",
+                           (int) i->pid, sigabbrev_np(info->code) ?: "?",
+                           format_duration(d, sizeof(d), grace));
+        (void) arm_timer(i, &i->timer, usec_add(now(CLOCK_MONOTONIC), grace),
+                         ACCURACY_RESTART_USEC, on_state_timer);
+}
+
+static void instance_judge_end(Instance *i) {
         const WorkerConfig *c = instance_config(i);
+        const ExitInfo *info = &i->last_exit;
         char desc[256];
         int r;
 
-        i->last_exit = *info;
+        i->end_deferred = false;
+        i->last_exit.stopping = i->last_exit.stopping || !i->want_up || manager_is_stopping(instance_manager(i));
         i->last_class = exit_status_classify(info, c, NULL);
         exit_status_describe(info, desc, sizeof(desc));
         if (info->cause == EXIT_CAUSE_SPAWN_FAILED && info->spawn_stage == SPAWN_STAGE_FORK)
@@ -634,8 +655,13 @@ static int on_state_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         case INSTANCE_STARTING:
                 instance_enter_running(i);
                 break;
-        case INSTANCE_STOPPING:
         case INSTANCE_EXITED:
+                if (i->end_deferred) {
+                        instance_judge_end(i);
+                        break;
+                }
+                _fallthrough_;
+        case INSTANCE_STOPPING:
                 /* The stop timeout: SIGKILL everything, then keep waiting (and saying so) for the
                  * kernel to take it away. */
                 if (i->kill_rounds++ == 0)
@@ -763,9 +789,13 @@ void instance_stop(Instance *i) {
         case INSTANCE_COMPLETED:
                 instance_enter_stopped(i);
                 break;
+        case INSTANCE_EXITED:
+                /* An end waiting to be judged is judged now, as stopped. */
+                if (i->end_deferred)
+                        instance_judge_end(i);
+                break;
         case INSTANCE_STOPPED:
         case INSTANCE_STOPPING:
-        case INSTANCE_EXITED:
                 break;
         default:
                 assert_not_reached();

@@ -75,6 +75,7 @@ typedef struct Instance {
 
         ExitInfo last_exit;
         ExitClass last_class;
+        bool end_deferred;           /* EXITED: last_exit waits out the outside-stop grace */
         bool failure_recorded;       /* this end was already counted by the breaker (failed trial) */
         FatalReason fatal_reason;
 
