@@ -42,6 +42,15 @@ some=$(stamp_pids "$T/stamps" | sed -n '500p')
 read -r wsoft _ < <(awk '/^Max open files/ { print $4, $5 }' "/proc/$some/limits")
 assert_eq "$wsoft" 1024 "a worker's soft NOFILE limit"
 
+# Idle, vigild waits for events: with every instance running and no timer due for minutes
+# (reset_after defaults to 10m), a 2 s window must see it woken at most a couple of times.
+ctx() { awk '/^voluntary_ctxt_switches/ { v = $2 } /^nonvoluntary_ctxt_switches/ { n = $2 } END { print v + n }' "/proc/$VIGILD_PID/status"; }
+before=$(ctx)
+wait_ms 2000
+after=$(ctx)
+log "vigild context switches over 2 s idle with 1000 workers: $((after - before))"
+((after - before <= 2)) || fail "idle vigild woke $((after - before)) times in 2 s"
+
 mapfile -t pids < <(stamp_pids "$T/stamps")
 stop_vigild
 cgroup_populated "$VIGILD_LEAF" && fail "vigild's cgroup still holds $(cgroup_pids "$VIGILD_LEAF" | wc -l) processes"
