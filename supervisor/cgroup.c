@@ -12,67 +12,10 @@
 #include <sys/types.h>
 
 #include "cgroup.h"
+#include "fileio.h"
 
 #define CGROUP_FILE_MAX (4U * 1024U * 1024U)
 #define CGROUP_SIGNAL_PASSES 16U
-
-static int read_text_file(const char *path, char **ret_text) {
-        _cleanup_free_ char *buf = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        size_t size = 0, allocated = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-
-        for (;;) {
-                ssize_t n;
-
-                if (allocated - size < 2) {
-                        size_t want = allocated == 0 ? 4096 : allocated * 2;
-                        char *p;
-
-                        if (want > CGROUP_FILE_MAX)
-                                return -EFBIG;
-                        p = realloc(buf, want);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                        allocated = want;
-                }
-
-                n = read(fd, buf + size, allocated - size - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-        }
-
-        buf[size] = '\0';
-        *ret_text = TAKE_PTR(buf);
-        return 0;
-}
-
-static int write_text_file(const char *path, const char *text) {
-        _cleanup_close_ int fd = -EBADF;
-        size_t len = strlen(text);
-        ssize_t n;
-
-        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-
-        n = write(fd, text, len);
-        if (n < 0)
-                return -errno;
-        if ((size_t) n != len)
-                return -EIO;
-        return 0;
-}
 
 static int path_join(const char *a, const char *b, char **ret_path) {
         char *p;
@@ -83,39 +26,15 @@ static int path_join(const char *a, const char *b, char **ret_path) {
         return 0;
 }
 
-/* Reads the value of key from a "key value" per line file such as cgroup.events. -ENODATA
- * if the file has no such key. */
+/* The value of key in dir/file, a "key value" per line file such as cgroup.events. */
 static int read_keyed(const char *dir, const char *file, const char *key, uint64_t *ret_value) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        size_t keylen = strlen(key);
+        _cleanup_free_ char *path = NULL;
         int r;
 
         r = path_join(dir, file, &path);
         if (r < 0)
                 return r;
-        r = read_text_file(path, &text);
-        if (r < 0)
-                return r;
-
-        for (const char *line = text; *line;) {
-                const char *eol = strchrnul(line, '\n');
-                unsigned long long v;
-                char *end;
-
-                if (strncmp(line, key, keylen) != 0 || line[keylen] != ' ') {
-                        line = *eol ? eol + 1 : eol;
-                        continue;
-                }
-
-                errno = 0;
-                v = strtoull(line + keylen + 1, &end, 10);
-                if (errno != 0 || end == line + keylen + 1 || (*end != '\n' && *end != '\0'))
-                        return -EBADMSG;
-                *ret_value = v;
-                return 0;
-        }
-
-        return -ENODATA;
+        return read_keyed_u64(path, key, ret_value);
 }
 
 static bool cgroup_name_is_valid(const char *name) {
@@ -242,7 +161,7 @@ static void cgroup_enable_controllers(const char *base) {
         if (path_join(base, "cgroup.controllers", &available) < 0 ||
             path_join(base, "cgroup.subtree_control", &subtree) < 0)
                 return;
-        if (read_text_file(available, &controllers) < 0)
+        if (read_full_file(available, CGROUP_FILE_MAX, &controllers, NULL) < 0)
                 return;
 
         for (char *c = strtok_r(controllers, " \n", &saveptr); c; c = strtok_r(NULL, " \n", &saveptr)) {
@@ -250,7 +169,7 @@ static void cgroup_enable_controllers(const char *base) {
 
                 if ((size_t) snprintf(buf, sizeof buf, "+%s", c) >= sizeof buf)
                         continue;
-                (void) write_text_file(subtree, buf);
+                (void) write_string_file(subtree, buf);
         }
 }
 
@@ -273,7 +192,7 @@ int cgroup_root_setup(const char *root_name, CgroupRoot **ret_root) {
         if (!cgroup_name_is_valid(root_name))
                 return -EINVAL;
 
-        r = read_text_file("/proc/self/mountinfo", &mountinfo);
+        r = read_full_file("/proc/self/mountinfo", CGROUP_FILE_MAX, &mountinfo, NULL);
         if (r < 0)
                 return r;
         r = cgroup_parse_mountinfo(mountinfo, &mount);
@@ -282,7 +201,7 @@ int cgroup_root_setup(const char *root_name, CgroupRoot **ret_root) {
         if (r < 0)
                 return r;
 
-        r = read_text_file("/proc/self/cgroup", &self);
+        r = read_full_file("/proc/self/cgroup", CGROUP_FILE_MAX, &self, NULL);
         if (r < 0)
                 return r;
         r = cgroup_parse_self(self, &own);
@@ -321,7 +240,7 @@ int cgroup_root_setup(const char *root_name, CgroupRoot **ret_root) {
         r = path_join(leaf, "cgroup.procs", &procs);
         if (r < 0)
                 return r;
-        r = write_text_file(procs, "0");
+        r = write_string_file(procs, "0");
         if (r < 0)
                 return r;
 
@@ -349,7 +268,7 @@ int cgroup_root_teardown(const CgroupRoot *r) {
         k = path_join(r->origin, "cgroup.procs", &procs);
         if (k < 0)
                 return k;
-        k = write_text_file(procs, "0");
+        k = write_string_file(procs, "0");
         if (k < 0)
                 return k;
         k = path_join(r->base, CGROUP_SUPERVISOR_LEAF, &leaf);
@@ -421,7 +340,7 @@ int cgroup_signal(const char *path, int sig) {
                 bool added = false;
                 char *saveptr = NULL;
 
-                r = read_text_file(procs, &text);
+                r = read_full_file(procs, CGROUP_FILE_MAX, &text, NULL);
                 if (r == -ENOENT && pass > 0)
                         break;
                 if (r < 0)
@@ -477,7 +396,7 @@ int cgroup_kill(const char *path) {
         if (r < 0)
                 return r;
 
-        r = write_text_file(kill_file, "1");
+        r = write_string_file(kill_file, "1");
         if (r == -ENOENT)
                 return cgroup_signal(path, SIGKILL);
         return r;

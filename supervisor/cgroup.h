@@ -64,7 +64,7 @@ int cgroup_signal(const char *path, int sig);
 int cgroup_kill(const char *path);
 
 /* The oom_kill counter of path/memory.events; -ENOENT where the memory controller is absent,
- * -ENODATA if the file has no oom_kill line. */
+ * -ENOENT too if the file has no oom_kill line. */
 int cgroup_read_oom_kills(const char *path, uint64_t *ret_count);
 
 /* Removes the (empty) cgroup directory. -EBUSY while populated. */

@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
+#include "fileio.h"
 #include "macro.h"
 
 #define EXIT_SKIP 77
@@ -57,134 +59,25 @@ static uint64_t now_msec(void) {
 }
 
 /* Reads a whole (small, possibly virtual) file into a NUL-terminated buffer. */
+#define PROC_FILE_MAX (16U * 1024U * 1024U)
+
 static int read_full(const char *path, char **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, allocated = 0;
-
-        if (fd < 0)
-                return -errno;
-        for (;;) {
-                if (allocated - size < 4096) {
-                        char *p = realloc(buf, allocated + 65536);
-
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                        allocated += 65536;
-                }
-                ssize_t n = read(fd, buf + size, allocated - size - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-        }
-        buf[size] = '\0';
-        if (ret_size)
-                *ret_size = size;
-        *ret = TAKE_PTR(buf);
-        return 0;
+        return read_full_file(path, PROC_FILE_MAX, ret, ret_size);
 }
 
-static int write_string(const char *path, const char *s) {
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-        size_t len = strlen(s);
-
-        if (fd < 0)
-                return -errno;
-        if (write(fd, s, len) != (ssize_t) len)
-                return errno > 0 ? -errno : -EIO;
-        return 0;
-}
-
-/* Decodes the \ooo escapes mountinfo uses for spaces, tabs, newlines and backslashes. */
-static void unescape_octal(char *s) {
-        char *w = s;
-
-        for (char *r = s; *r; ) {
-                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-                    r[3] >= '0' && r[3] <= '7') {
-                        *w++ = (char) ((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-                        r += 4;
-                } else
-                        *w++ = *r++;
-        }
-        *w = '\0';
-}
-
-/* The mount point of the first cgroup2 file system in /proc/self/mountinfo. A line reads
- * "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS". */
+/* The cgroup2 mount point and this process's cgroup, parsed by the same code vigild uses. */
 static int find_cgroup2_mount(char **ret) {
         _cleanup_free_ char *text = NULL;
         int r = read_full("/proc/self/mountinfo", &text, NULL);
 
-        if (r < 0)
-                return r;
-        for (char *line = text, *next; line && *line; line = next) {
-                char *fields[5], *sep, *save = NULL;
-
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = '\0';
-                sep = strstr(line, " - ");
-                if (!sep)
-                        continue;
-                *sep = '\0';
-                if (strncmp(sep + 3, "cgroup2 ", 8) != 0)
-                        continue;
-                fields[0] = strtok_r(line, " ", &save);
-                for (int i = 1; i < 5 && fields[i - 1]; i++)
-                        fields[i] = strtok_r(NULL, " ", &save);
-                if (!fields[0] || !fields[4])
-                        continue;
-                unescape_octal(fields[4]);
-                *ret = strdup(fields[4]);
-                return *ret ? 0 : -ENOMEM;
-        }
-        return -ENOENT;
+        return r < 0 ? r : cgroup_parse_mountinfo(text, ret);
 }
 
-/* This process's cgroup v2 path: the "0::" line of /proc/self/cgroup. */
 static int find_own_cgroup(char **ret) {
         _cleanup_free_ char *text = NULL;
         int r = read_full("/proc/self/cgroup", &text, NULL);
 
-        if (r < 0)
-                return r;
-        for (char *line = text, *next; line && *line; line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = '\0';
-                if (strncmp(line, "0::", 3) == 0) {
-                        *ret = strdup(line + 3);
-                        return *ret ? 0 : -ENOMEM;
-                }
-        }
-        return -ENOENT;
-}
-
-/* 1 populated, 0 empty, -errno. */
-static int cgroup_populated(const char *cg) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        int r;
-
-        if (asprintf(&path, "%s/cgroup.events", cg) < 0)
-                return -ENOMEM;
-        r = read_full(path, &text, NULL);
-        if (r < 0)
-                return r;
-        for (char *line = text, *next; line && *line; line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = '\0';
-                if (strncmp(line, "populated ", 10) == 0)
-                        return line[10] == '1';
-        }
-        return -EIO;
+        return r < 0 ? r : cgroup_parse_self(text, ret);
 }
 
 /* Calls fn for every directory of the subtree at root, children before their parent. nftw()
@@ -273,7 +166,7 @@ static void kill_scenario(void) {
         if (asprintf(&path, "%s/cgroup.kill", scenario_path) < 0)
                 r = -ENOMEM;
         else
-                r = write_string(path, "1");
+                r = write_string_file(path, "1");
         if (r < 0) {
                 say("cgroup.kill failed (%s), killing the listed pids", strerror(-r));
                 (void) walk_cgroups(scenario_path, kill_procs);
@@ -342,7 +235,7 @@ static int wait_unpopulated(int sfd, unsigned timeout_msec) {
                 int r;
 
                 reap();
-                r = cgroup_populated(scenario_path);
+                r = cgroup_is_populated(scenario_path);
                 if (r <= 0)
                         return r;
                 if (t >= deadline)
@@ -553,7 +446,7 @@ int main(int argc, char *argv[]) {
         if (timed_out || term_signal != 0 || script_status < 0)
                 kill_scenario();
         else {
-                r = cgroup_populated(scenario_path);
+                r = cgroup_is_populated(scenario_path);
                 if (r < 0)
                         say("cannot read %s/cgroup.events: %s", scenario_path, strerror(-r));
                 else if (r > 0) {
