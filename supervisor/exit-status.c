@@ -25,9 +25,18 @@ static const char *const exit_class_table[_EXIT_CLASS_MAX] = {
         [EXIT_CLASS_CRASH] = "crash",
         [EXIT_CLASS_RESOURCE] = "resource",
         [EXIT_CLASS_PERMANENT] = "permanent",
+        [EXIT_CLASS_UNRESPONSIVE] = "unresponsive",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(exit_class, ExitClass);
+
+static const char *const exit_verdict_table[_EXIT_VERDICT_MAX] = {
+        [EXIT_VERDICT_NONE] = "none",
+        [EXIT_VERDICT_START_TIMEOUT] = "start-timeout",
+        [EXIT_VERDICT_WATCHDOG] = "watchdog",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(exit_verdict, ExitVerdict);
 
 static const char *const spawn_stage_table[_SPAWN_STAGE_MAX] = {
         [SPAWN_STAGE_FORK] = "fork",
@@ -97,7 +106,16 @@ bool exit_status_is_crash_signal(int signo) {
 
 static ExitClass classify(const ExitInfo *info, const WorkerConfig *w, const char **reason) {
         /* Once vigild wants the instance down, whatever code or signal it ended with is the
-         * answer to that wish, not a failure of the worker. */
+         * answer to that wish, not a failure of the worker. A worker vigild ended because it
+         * stopped answering, while still wanted, did fail. */
+        if (!info->stopping && info->verdict == EXIT_VERDICT_START_TIMEOUT) {
+                *reason = "no READY=1 within start_timeout";
+                return EXIT_CLASS_UNRESPONSIVE;
+        }
+        if (!info->stopping && info->verdict == EXIT_VERDICT_WATCHDOG) {
+                *reason = "no WATCHDOG=1 within the watchdog interval";
+                return EXIT_CLASS_UNRESPONSIVE;
+        }
         if (info->stopping || info->sent_by_us) {
                 *reason = "stopped by vigild";
                 return EXIT_CLASS_STOPPED;
@@ -215,6 +233,10 @@ char *exit_status_describe(const ExitInfo *info, char *buf, size_t size) {
          * not always show it. */
         if (info->oom_killed)
                 append(buf, size, &pos, " after an OOM kill");
+        if (info->verdict == EXIT_VERDICT_START_TIMEOUT)
+                append(buf, size, &pos, " after no READY=1 within start_timeout");
+        else if (info->verdict == EXIT_VERDICT_WATCHDOG)
+                append(buf, size, &pos, " after a missed watchdog");
 
         return buf;
 }

@@ -32,6 +32,15 @@ typedef enum SpawnStage {
         _SPAWN_STAGE_INVALID = -EINVAL,
 } SpawnStage;
 
+/* Why vigild itself ended a worker it still wanted up: it stopped answering. */
+typedef enum ExitVerdict {
+        EXIT_VERDICT_NONE,
+        EXIT_VERDICT_START_TIMEOUT, /* notify = true and no READY=1 within start_timeout */
+        EXIT_VERDICT_WATCHDOG,      /* no WATCHDOG=1 within the watchdog interval */
+        _EXIT_VERDICT_MAX,
+        _EXIT_VERDICT_INVALID = -EINVAL,
+} ExitVerdict;
+
 typedef struct ExitInfo {
         ExitCause cause;
         int code;             /* exit code (EXITED) or signal number (KILLED, DUMPED) */
@@ -40,6 +49,7 @@ typedef struct ExitInfo {
         bool oom_killed;      /* the cgroup's memory.events oom_kill rose during this run */
         bool sent_by_us;      /* vigild itself sent the signal that ended it (stop) */
         bool stopping;        /* the end happened while vigild wanted the instance down */
+        ExitVerdict verdict;  /* vigild ended it as unresponsive (sent_by_us is set too) */
 } ExitInfo;
 
 typedef enum ExitClass {
@@ -49,6 +59,7 @@ typedef enum ExitClass {
         EXIT_CLASS_CRASH,     /* killed by a signal vigild did not send (transient) */
         EXIT_CLASS_RESOURCE,  /* OOM kill, or fork/exec EAGAIN/ENOMEM */
         EXIT_CLASS_PERMANENT, /* permanent exit code, or a spawn failure that retrying cannot fix */
+        EXIT_CLASS_UNRESPONSIVE, /* ended by vigild for a missed READY=1 or WATCHDOG=1 (transient) */
         _EXIT_CLASS_MAX,
         _EXIT_CLASS_INVALID = -EINVAL,
 } ExitClass;
@@ -70,5 +81,7 @@ const char *exit_cause_to_string(ExitCause c) _pure_;
 ExitCause exit_cause_from_string(const char *s) _pure_;
 const char *exit_class_to_string(ExitClass c) _pure_;
 ExitClass exit_class_from_string(const char *s) _pure_;
+const char *exit_verdict_to_string(ExitVerdict v) _pure_;
+ExitVerdict exit_verdict_from_string(const char *s) _pure_;
 const char *spawn_stage_to_string(SpawnStage s) _pure_;
 SpawnStage spawn_stage_from_string(const char *s) _pure_;

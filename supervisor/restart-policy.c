@@ -44,6 +44,11 @@ static const PolicyEntry policy_table[_EXIT_CLASS_MAX][_RESTART_MODE_MAX] = {
                 [RESTART_ON_FAILURE] = { RESTART_DECISION_RESTART, "crashed" },
                 [RESTART_NEVER] = { RESTART_DECISION_FATAL, "crashed, restart=never" },
         },
+        [EXIT_CLASS_UNRESPONSIVE] = {
+                [RESTART_ALWAYS] = { RESTART_DECISION_RESTART, "unresponsive" },
+                [RESTART_ON_FAILURE] = { RESTART_DECISION_RESTART, "unresponsive" },
+                [RESTART_NEVER] = { RESTART_DECISION_FATAL, "unresponsive, restart=never" },
+        },
         [EXIT_CLASS_RESOURCE] = {
                 [RESTART_ALWAYS] = { RESTART_DECISION_RESOURCE, "resource shortage" },
                 [RESTART_ON_FAILURE] = { RESTART_DECISION_RESOURCE, "resource shortage" },
@@ -73,7 +78,7 @@ RestartDecision restart_policy_decide(ExitClass cls, const WorkerConfig *w, cons
 bool restart_policy_counts_as_failure(ExitClass cls) {
         /* Resource shortages are the host's fault and stopped/clean ends no fault at all: none
          * of them may push a worker toward its breaker. */
-        return cls == EXIT_CLASS_TRANSIENT || cls == EXIT_CLASS_CRASH;
+        return cls == EXIT_CLASS_TRANSIENT || cls == EXIT_CLASS_CRASH || cls == EXIT_CLASS_UNRESPONSIVE;
 }
 
 usec_t restart_policy_delay_cap(unsigned n, const BackoffConfig *c) {

@@ -206,6 +206,28 @@ static void test_signal_sent_by_us_is_stopped(void **state) {
         assert_int_equal(classify(&info, NULL), EXIT_CLASS_STOPPED);
 }
 
+static void test_unresponsive_kill_is_a_failure_unless_stopping(void **state) {
+        const ExitVerdict verdicts[] = { EXIT_VERDICT_START_TIMEOUT, EXIT_VERDICT_WATCHDOG };
+        char buf[256];
+
+        for (size_t i = 0; i < ELEMENTSOF(verdicts); i++) {
+                /* vigild sent the signal, but because the worker stopped answering. */
+                ExitInfo info = killed(SIGKILL);
+                const char *reason = NULL;
+
+                info.sent_by_us = true;
+                info.verdict = verdicts[i];
+                assert_int_equal(classify(&info, &reason), EXIT_CLASS_UNRESPONSIVE);
+                assert_non_null(strstr(reason, verdicts[i] == EXIT_VERDICT_WATCHDOG ? "WATCHDOG=1" : "READY=1"));
+                assert_non_null(strstr(exit_status_describe(&info, buf, sizeof(buf)),
+                                       verdicts[i] == EXIT_VERDICT_WATCHDOG ? "missed watchdog" : "READY=1"));
+
+                /* An operator stop during that kill wins: the end is stopped. */
+                info.stopping = true;
+                assert_int_equal(classify(&info, NULL), EXIT_CLASS_STOPPED);
+        }
+}
+
 static void test_oom_kill_is_resource_whatever_the_end(void **state) {
         const ExitInfo ends[] = { killed(SIGKILL), exited(1), exited(0), exited(78), dumped(SIGSEGV) };
 
@@ -377,6 +399,7 @@ int main(void) {
                 cmocka_unit_test(test_out_of_range_exit_codes_are_transient),
                 cmocka_unit_test(test_end_while_stopping_is_stopped_whatever_it_was),
                 cmocka_unit_test(test_signal_sent_by_us_is_stopped),
+                cmocka_unit_test(test_unresponsive_kill_is_a_failure_unless_stopping),
                 cmocka_unit_test(test_oom_kill_is_resource_whatever_the_end),
                 cmocka_unit_test(test_exit_zero_is_success),
                 cmocka_unit_test(test_signal_not_sent_by_us_is_crash),

@@ -66,6 +66,8 @@ static void test_decision_table(void **state) {
                                           RESTART_DECISION_FATAL },
                 [EXIT_CLASS_PERMANENT] = { RESTART_DECISION_FATAL, RESTART_DECISION_FATAL,
                                            RESTART_DECISION_FATAL },
+                [EXIT_CLASS_UNRESPONSIVE] = { RESTART_DECISION_RESTART, RESTART_DECISION_RESTART,
+                                              RESTART_DECISION_FATAL },
         };
 
         for (ExitClass cls = 0; cls < _EXIT_CLASS_MAX; cls++)
@@ -95,7 +97,7 @@ static void test_clean_exit_restarts_only_under_always(void **state) {
 }
 
 static void test_failures_restart_unless_never(void **state) {
-        const ExitClass failures[] = { EXIT_CLASS_TRANSIENT, EXIT_CLASS_CRASH };
+        const ExitClass failures[] = { EXIT_CLASS_TRANSIENT, EXIT_CLASS_CRASH, EXIT_CLASS_UNRESPONSIVE };
 
         for (size_t i = 0; i < ELEMENTSOF(failures); i++) {
                 assert_int_equal(decide(failures[i], RESTART_ALWAYS, NULL), RESTART_DECISION_RESTART);
@@ -122,10 +124,11 @@ static void test_decide_refuses_out_of_range_input(void **state) {
         assert_string_equal(reason, "untouched");
 }
 
-static void test_only_transient_and_crash_count_as_failures(void **state) {
+static void test_only_transient_crash_and_unresponsive_count_as_failures(void **state) {
         for (ExitClass cls = 0; cls < _EXIT_CLASS_MAX; cls++)
                 assert_int_equal(restart_policy_counts_as_failure(cls),
-                                 cls == EXIT_CLASS_TRANSIENT || cls == EXIT_CLASS_CRASH);
+                                 cls == EXIT_CLASS_TRANSIENT || cls == EXIT_CLASS_CRASH ||
+                                         cls == EXIT_CLASS_UNRESPONSIVE);
 }
 
 static void test_delay_cap_doubles_from_initial(void **state) {
@@ -418,7 +421,7 @@ int main(void) {
                 cmocka_unit_test(test_failures_restart_unless_never),
                 cmocka_unit_test(test_resource_shortage_waits_unless_never),
                 cmocka_unit_test(test_decide_refuses_out_of_range_input),
-                cmocka_unit_test(test_only_transient_and_crash_count_as_failures),
+                cmocka_unit_test(test_only_transient_crash_and_unresponsive_count_as_failures),
                 cmocka_unit_test(test_delay_cap_doubles_from_initial),
                 cmocka_unit_test(test_delay_cap_treats_zero_as_first),
                 cmocka_unit_test(test_delay_cap_with_fractional_factor),
