@@ -32,6 +32,7 @@ typedef struct SpawnError {
 typedef struct SpawnChild {
         const WorkerConfig *worker;
         char *const *envp;
+        char *watchdog_pid;        /* the digits of "WATCHDOG_PID=...", filled in by the child */
         const char *cgroup_procs;
         int stdout_fd;
         int stderr_fd;
@@ -164,6 +165,23 @@ int spawn_build_env(const WorkerConfig *w, unsigned instance, char *const *extra
 }
 
 /* ---- child side: async-signal-safe only ---- */
+
+/* Writes the child's own pid into the space reserved after "WATCHDOG_PID=". The pid is known
+ * only in the child, which must not allocate: the parent reserved WATCHDOG_PID_DIGITS bytes. */
+#define WATCHDOG_PID_DIGITS 20
+static void child_fill_watchdog_pid(char *digits) {
+        char tmp[WATCHDOG_PID_DIGITS];
+        unsigned long v = (unsigned long) syscall(SYS_getpid);
+        size_t n = 0;
+
+        do {
+                tmp[n++] = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v > 0 && n < sizeof tmp);
+        for (size_t k = 0; k < n; k++)
+                digits[k] = tmp[n - 1 - k];
+        digits[n] = '\0';
+}
 
 static _noreturn_ void child_fail(int errfd, SpawnStage stage, int error) {
         SpawnError e = { .stage = stage, .error = error };
@@ -329,6 +347,9 @@ static _noreturn_ void child_run(SpawnChild *c) {
         const WorkerConfig *w = c->worker;
         int r;
 
+        if (c->watchdog_pid)
+                child_fill_watchdog_pid(c->watchdog_pid);
+
         /* The error pipe must survive the stdio setup below, which overwrites fds 0..2. */
         if (child_lift_fd(&c->errfd) < 0)
                 _exit(127);
@@ -420,6 +441,7 @@ int spawn_worker(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, int *ret_
         _cleanup_free_ char *procs = NULL;
         _cleanup_close_ int err_read = -EBADF, err_write = -EBADF;
         int pipefd[2], pidfd = -EBADF, r;
+        char *watchdog_pid = NULL;
         SpawnChild child;
         pid_t pid;
 
@@ -441,6 +463,17 @@ int spawn_worker(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, int *ret_
         if (p->cgroup_path && asprintf(&procs, "%s/cgroup.procs", p->cgroup_path) < 0)
                 return -ENOMEM;
 
+        if (p->watchdog_pid) {
+                char *slot;
+
+                if (asprintf(&slot, "WATCHDOG_PID=%0*d", WATCHDOG_PID_DIGITS, 0) < 0)
+                        return -ENOMEM;
+                r = strv_consume(&env, slot);
+                if (r < 0)
+                        return r;
+                watchdog_pid = strchr(env[strv_length(env) - 1], '=') + 1;
+        }
+
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;
         err_read = pipefd[0];
@@ -453,6 +486,7 @@ int spawn_worker(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, int *ret_
         child = (SpawnChild) {
                 .worker = p->worker,
                 .envp = env,
+                .watchdog_pid = watchdog_pid,
                 .cgroup_procs = procs,
                 .stdout_fd = p->stdout_fd,
                 .stderr_fd = p->stderr_fd,

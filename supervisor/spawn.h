@@ -18,6 +18,8 @@ typedef struct SpawnParams {
         int stdout_fd;             /* -EBADF: open from worker->output[0] in the child */
         int stderr_fd;             /* -EBADF: open from worker->output[1] in the child */
         char *const *extra_env;    /* more "NAME=VALUE" set after vigil's own, before the config's */
+        bool watchdog_pid;         /* set WATCHDOG_PID to the child's own pid (with WATCHDOG_USEC
+                                    * in extra_env, sd_watchdog_enabled() in the worker says yes) */
 } SpawnParams;
 
 /* Builds the worker's environment (PATH, LANG, HOME/USER/LOGNAME/SHELL of its user,

@@ -440,6 +440,24 @@ static void test_spawn_with_more_inherited_fds_than_the_worker_limit(void **stat
         assert_true(atoi(r.out) < 8);
 }
 
+static void test_spawn_sets_watchdog_pid_to_the_child_itself(void **state) {
+        char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) "echo \"$WATCHDOG_PID $$ $WATCHDOG_USEC\"", NULL };
+        char *extra[] = { (char *) "WATCHDOG_USEC=3000000", NULL };
+        char expect[64];
+        WorkerConfig w;
+        SpawnParams p;
+        Run r;
+
+        worker_init(&w, argv);
+        p = params(&w);
+        p.extra_env = extra;
+        p.watchdog_pid = true;
+        run(&p, &r);
+        assert_exited_ok(&r);
+        (void) snprintf(expect, sizeof expect, "%d %d 3000000\n", (int) r.pid, (int) r.pid);
+        assert_string_equal(r.out, expect);
+}
+
 static void test_spawn_environment_is_built_from_scratch(void **state) {
         char *argv[] = { (char *) "/usr/bin/env", NULL };
         char *config_env[] = { (char *) "FOO=config", (char *) "BAR=1", NULL };
@@ -879,6 +897,7 @@ int main(void) {
                 T(test_spawn_pidfd_refers_to_child),
                 T(test_spawn_resets_signal_mask_and_dispositions),
                 T(test_spawn_with_more_inherited_fds_than_the_worker_limit),
+                T(test_spawn_sets_watchdog_pid_to_the_child_itself),
                 T(test_spawn_environment_is_built_from_scratch),
                 T(test_spawn_applies_umask_rlimit_and_cwd),
                 T(test_spawn_closes_inherited_fds_and_nulls_stdio),
