@@ -866,10 +866,15 @@ static int parse_workers(Parser *p, const config_setting_t *s, Config *c) {
 static const KeySpec daemon_keys[] = {
         KEY_AT("state_dir", parse_key_absolute_path, DaemonConfig, state_dir),
         KEY_AT("runtime_dir", parse_key_absolute_path, DaemonConfig, runtime_dir),
+        KEY_DURATION("tilt_margin", DaemonConfig, tilt_margin, 1, false),
+        KEY_DURATION("tilt_settle", DaemonConfig, tilt_settle, 0, false),
 };
 
 static int parse_root(Parser *p, const config_setting_t *root, Config *c) {
         int r;
+
+        c->daemon.tilt_margin = CONFIG_DEFAULT_TILT_MARGIN;
+        c->daemon.tilt_settle = CONFIG_DEFAULT_TILT_SETTLE;
 
         for (int i = 0; i < config_setting_length(root); i++) {
                 const config_setting_t *s = config_setting_get_elem(root, (unsigned) i);

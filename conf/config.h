@@ -113,9 +113,17 @@ typedef struct WorkerConfig {
         usec_t watchdog;          /* 0: off */
 } WorkerConfig;
 
+/* TILT guard defaults: a loop late by more than the margin, or a jump between the realtime
+ * and monotonic clocks, suspends timeout verdicts (start_timeout, watchdog) for the settle
+ * period. */
+#define CONFIG_DEFAULT_TILT_MARGIN (1 * USEC_PER_SEC)
+#define CONFIG_DEFAULT_TILT_SETTLE (10 * USEC_PER_SEC)
+
 typedef struct DaemonConfig {
         char *state_dir;
         char *runtime_dir;
+        usec_t tilt_margin;
+        usec_t tilt_settle;
 } DaemonConfig;
 
 typedef struct Config {

@@ -127,6 +127,8 @@ static void test_empty_file_gives_zero_workers_and_default_dirs(void **state) {
         assert_int_equal(c->n_workers, 0);
         assert_string_equal(c->daemon.state_dir, CONFIG_DEFAULT_STATE_DIR);
         assert_string_equal(c->daemon.runtime_dir, CONFIG_DEFAULT_RUNTIME_DIR);
+        assert_true(c->daemon.tilt_margin == CONFIG_DEFAULT_TILT_MARGIN);
+        assert_true(c->daemon.tilt_settle == CONFIG_DEFAULT_TILT_SETTLE);
         assert_non_null(strstr(c->path, "/main.conf"));
 }
 
@@ -193,7 +195,8 @@ static void test_minimal_worker_gets_documented_defaults(void **state) {
 static void test_every_worker_key_is_parsed(void **state) {
         _cleanup_config_free_ Config *c = parse_ok(
                 state,
-                "daemon = { state_dir = \"/srv/vigil/state\"; runtime_dir = \"/srv/vigil/run\"; };\n"
+                "daemon = { state_dir = \"/srv/vigil/state\"; runtime_dir = \"/srv/vigil/run\";\n"
+                "           tilt_margin = \"250ms\"; tilt_settle = \"1m\"; };\n"
                 "workers = ( {\n"
                 "  name = \"api-1_x\";\n"
                 "  command = ( \"/usr/bin/api\", \"--port\", \"8080\", \"\" );\n"
@@ -226,6 +229,8 @@ static void test_every_worker_key_is_parsed(void **state) {
 
         assert_string_equal(c->daemon.state_dir, "/srv/vigil/state");
         assert_string_equal(c->daemon.runtime_dir, "/srv/vigil/run");
+        assert_true(c->daemon.tilt_margin == 250 * USEC_PER_MSEC);
+        assert_true(c->daemon.tilt_settle == USEC_PER_MINUTE);
         assert_string_equal(w->name, "api-1_x");
         assert_int_equal(strv_length(w->argv), 4);
         assert_string_equal(w->argv[2], "8080");
@@ -701,6 +706,10 @@ static void test_daemon_must_be_a_group(void **state) {
                      "main.conf:1: daemon: expected a group, got a string");
 }
 
+static void test_daemon_tilt_margin_must_be_positive(void **state) {
+        assert_error(state, "daemon = {\n tilt_margin = \"0\"; };\n", "main.conf:2: daemon.tilt_margin: must be greater than 0");
+}
+
 static void test_daemon_relative_path_is_refused(void **state) {
         assert_error(state, "daemon = { runtime_dir = \"run/vigil\"; };\n",
                      "main.conf:1: daemon.runtime_dir: \"run/vigil\" is not an absolute path");
@@ -1146,6 +1155,7 @@ int main(void) {
                 T(test_unknown_rlimit_is_refused),
                 T(test_daemon_must_be_a_group),
                 T(test_daemon_relative_path_is_refused),
+                T(test_daemon_tilt_margin_must_be_positive),
                 T(test_workers_must_be_a_list),
                 T(test_worker_must_be_a_group),
                 T(test_missing_name_is_refused),
