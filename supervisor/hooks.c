@@ -97,6 +97,20 @@ usec_t hooks_stop_grace(usec_t def) {
         return (usec_t) ms * USEC_PER_MSEC;
 }
 
+usec_t hooks_stall_ms(void) {
+        const char *v = getenv("VIGIL_TEST_STALL_MS");
+        unsigned long ms;
+        char *end;
+
+        if (!v)
+                return 0;
+        errno = 0;
+        ms = strtoul(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0' || ms > 3600 * 1000UL)
+                return 0;
+        return ms;
+}
+
 void hooks_reset(void) {
         spawn_fault_worker = mfree(spawn_fault_worker);
         spawn_fault_errno = 0;

@@ -5,6 +5,8 @@
  *                                             with ERRNO (a name such as EAGAIN or ENOMEM).
  *   VIGIL_TEST_STOP_GRACE_MS=N                the outside-stop grace (instance.c) is N ms, so
  *                                             a test can act inside it deterministically.
+ *   VIGIL_TEST_STALL_MS=N                     SIGUSR2 makes vigild hold its loop for N ms, as a
+ *                                             starved or frozen host would.
  * Non-logging. */
 #pragma once
 
@@ -21,6 +23,9 @@ void hooks_reset(void);
 
 /* The outside-stop grace to use: the environment's override, or def. */
 usec_t hooks_stop_grace(usec_t def);
+
+/* How long SIGUSR2 holds the loop, in ms; 0 (the default) installs no SIGUSR2 handler. */
+usec_t hooks_stall_ms(void);
 #else
 static inline int hooks_spawn_fault(const char *worker) {
         return 0;

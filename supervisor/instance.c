@@ -5,6 +5,7 @@
  * end means and how long to wait come from the pure exit-status and restart-policy modules;
  * this file only applies them. It never blocks: every wait is an event source. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/inotify.h>
@@ -17,6 +18,8 @@
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
+#include "notify.h"
+#include "output.h"
 #include "parse-util.h"
 #include "random-util.h"
 #include "spawn.h"
@@ -27,6 +30,11 @@
  * can arrive a moment after the worker's death. Such an end is judged only after this grace, so
  * that a stop request sent at the same moment makes it "stopped": no failure, no restart. */
 #define EXTERNAL_STOP_GRACE_USEC (100 * USEC_PER_MSEC)
+
+/* Notify messages accepted per instance: a burst, then a steady rate. A worker pinging its
+ * watchdog a few times a second stays far below; a runaway sender is cut off. */
+#define NOTIFY_BURST 200U
+#define NOTIFY_RATE 100U
 
 /* Timer slack: restarts must be prompt; stop timeouts and stability checks need not be. */
 #define ACCURACY_RESTART_USEC (1 * USEC_PER_MSEC)
@@ -108,6 +116,7 @@ int instance_new(Worker *w, unsigned index, Instance **ret) {
                 .state = INSTANCE_STOPPED,
                 .pidfd = -EBADF,
                 .errfd = -EBADF,
+                .notify_limit = RATELIMIT_INIT(NOTIFY_BURST, NOTIFY_RATE),
         };
         if (asprintf(&i->name, "%s:%u", w->config->name, index) < 0)
                 return -ENOMEM;
@@ -126,6 +135,8 @@ Instance *instance_free(Instance *i) {
         sd_event_source_disable_unref(i->trial_timer);
         sd_event_source_disable_unref(i->cgroup_watch);
         sd_event_source_disable_unref(i->errfd_source);
+        sd_event_source_disable_unref(i->watchdog_timer);
+        output_pipe_free(i->output);
         safe_close(i->pidfd);
         safe_close(i->errfd);
         if (i->cgroup_path)
@@ -146,6 +157,7 @@ bool instance_has_processes(const Instance *i) {
 static int on_state_timer(sd_event_source *s, uint64_t usec, void *userdata);
 static int on_stable_timer(sd_event_source *s, uint64_t usec, void *userdata);
 static int on_trial_timer(sd_event_source *s, uint64_t usec, void *userdata);
+static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata);
 
 static int arm_timer(Instance *i, sd_event_source **s, usec_t when, usec_t accuracy,
                      sd_event_time_handler_t handler) {
@@ -202,7 +214,7 @@ static int state_log_level(InstanceState s, const Instance *i) {
         case INSTANCE_FATAL:
                 return LOG_CRIT;
         case INSTANCE_BACKOFF:
-                return i->last_class == EXIT_CLASS_CRASH ? LOG_WARNING : LOG_NOTICE;
+                return IN_SET(i->last_class, EXIT_CLASS_CRASH, EXIT_CLASS_UNRESPONSIVE) ? LOG_WARNING : LOG_NOTICE;
         default:
                 return LOG_INFO;
         }
@@ -218,8 +230,10 @@ static void instance_set_state(Instance *i, InstanceState state, const char *rea
                 disarm(i->timer);
         if (!IN_SET(state, INSTANCE_STARTING, INSTANCE_RUNNING))
                 disarm(i->stable_timer);
-        if (state != INSTANCE_RUNNING)
+        if (state != INSTANCE_RUNNING) {
                 disarm(i->trial_timer);
+                disarm(i->watchdog_timer);
+        }
         if (!IN_SET(state, INSTANCE_STOPPING, INSTANCE_EXITED)) {
                 unwatch_cgroup(i);
                 i->kill_rounds = 0;
@@ -238,6 +252,8 @@ static void instance_set_state(Instance *i, InstanceState state, const char *rea
                           instance_state_to_string(state), "%s -> %s%s%s%s", instance_state_to_string(old),
                           instance_state_to_string(state), reason[0] ? " (" : "", reason, reason[0] ? ")" : "");
 
+        if (old != state)
+                manager_state_changed(instance_manager(i));
         if (!instance_has_processes(i))
                 manager_check_stopped(instance_manager(i));
 }
@@ -291,23 +307,52 @@ static void instance_enter_running(Instance *i) {
         const WorkerConfig *c = instance_config(i);
 
         i->running_at = now(CLOCK_MONOTONIC);
-        instance_set_state(i, INSTANCE_RUNNING, NULL);
+        instance_set_state(i, INSTANCE_RUNNING, c->notify ? "READY=1" : NULL);
+        if (i->watchdog_usec > 0)
+                (void) arm_timer(i, &i->watchdog_timer, usec_add(i->running_at, i->watchdog_usec),
+                                 ACCURACY_TIMEOUT_USEC, on_watchdog_timer);
         if (i->breaker_trial)
                 (void) arm_timer(i, &i->trial_timer, usec_add(i->running_at, c->breaker.trial_ok),
                                  ACCURACY_TIMEOUT_USEC, on_trial_timer);
 }
 
-static void instance_enter_stopping(Instance *i) {
+/* Ends the processes: the stop signal now, SIGKILL after stop_timeout. With a verdict the
+ * instance is still wanted: it was found unresponsive and its end will count as a failure. */
+static void instance_enter_stopping(Instance *i, ExitVerdict verdict) {
         const WorkerConfig *c = instance_config(i);
 
+        i->verdict = verdict;
         i->signalled_by_us = true;
         signal_processes(i, c->stop_signal);
         if (c->stop_signal != SIGKILL && c->stop_signal != SIGCONT)
                 signal_processes(i, SIGCONT); /* a stopped process would never see the stop signal */
         (void) watch_cgroup(i);
-        instance_set_state(i, INSTANCE_STOPPING, "sent SIG%s", sigabbrev_np(c->stop_signal) ?: "?");
+        instance_set_state(i, INSTANCE_STOPPING, "sent SIG%s%s", sigabbrev_np(c->stop_signal) ?: "?",
+                           verdict == EXIT_VERDICT_NONE ? "" : ", unresponsive");
         (void) arm_timer(i, &i->timer, usec_add(now(CLOCK_MONOTONIC), c->stop_timeout), ACCURACY_TIMEOUT_USEC,
                          on_state_timer);
+}
+
+/* A verdict timer (start_timeout, watchdog) that was due at `due` expired. Unless the TILT
+ * guard distrusts the observation, the worker is unresponsive; otherwise it gets a full
+ * interval again after the suspension. */
+static void instance_judge_timeout(Instance *i, ExitVerdict verdict, usec_t due, sd_event_source **timer,
+                                   usec_t interval, sd_event_time_handler_t handler) {
+        char d[FORMAT_DURATION_MAX];
+        usec_t until;
+
+        if (!manager_verdict_allowed(instance_manager(i), due, &until)) {
+                log_instance(i, LOG_NOTICE, "%s verdict suspended by TILT, checking again in %s",
+                             verdict == EXIT_VERDICT_WATCHDOG ? "watchdog" : "start timeout",
+                             format_duration_approx(d, sizeof(d), until - now(CLOCK_MONOTONIC) + interval,
+                                                    USEC_PER_MSEC));
+                (void) arm_timer(i, timer, usec_add(until, interval), ACCURACY_TIMEOUT_USEC, handler);
+                return;
+        }
+        log_instance_full(i, LOG_ERR, LOG_MID_UNRESPONSIVE, NULL, NULL, "unresponsive: %s within %s, stopping it",
+                          verdict == EXIT_VERDICT_WATCHDOG ? "no WATCHDOG=1" : "no READY=1",
+                          format_duration_approx(d, sizeof(d), interval, USEC_PER_MSEC));
+        instance_enter_stopping(i, verdict);
 }
 
 static void instance_enter_backoff(Instance *i, usec_t delay, const char *reason) {
@@ -362,16 +407,41 @@ static void instance_enter_restart(Instance *i) {
 
 static int on_errfd(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
-static int open_output(const Instance *i, unsigned which) {
+/* Where the child's stdout/stderr go when they are "journal": a journald stream each, named
+ * "WORKER:INSTANCE"; without journald one pipe for both that vigild forwards to its own stderr
+ * with that prefix. Files and /dev/null are opened by the child, after it dropped privileges.
+ * *ret_out and *ret_err may be the same descriptor. */
+static void setup_output(Instance *i, int *ret_out, int *ret_err) {
+        Manager *m = instance_manager(i);
         const WorkerConfig *c = instance_config(i);
+        bool want[2] = { c->output[0].kind == OUTPUT_JOURNAL, c->output[1].kind == OUTPUT_JOURNAL };
+        int *ret[2] = { ret_out, ret_err }, fd, r;
 
-        /* Journal output gets a stream to journald made here in the parent; without journald
-         * the child keeps vigild's own stdout/stderr. Files are opened by the child, after it
-         * dropped privileges. */
-        if (c->output[which].kind != OUTPUT_JOURNAL || log_get_target() != LOG_TARGET_JOURNAL)
-                return -EBADF;
-        int fd = sd_journal_stream_fd(i->name, which == 0 ? LOG_INFO : LOG_WARNING, 0);
-        return fd < 0 ? -EBADF : fd;
+        *ret_out = *ret_err = -EBADF;
+        if (!want[0] && !want[1])
+                return;
+
+        if (m->journal_stream) {
+                for (unsigned k = 0; k < 2; k++) {
+                        if (!want[k])
+                                continue;
+                        fd = sd_journal_stream_fd(i->name, k == 0 ? LOG_INFO : LOG_WARNING, true);
+                        if (fd < 0)
+                                log_warning_errno(fd, "%s: cannot open a journal stream: %m, sharing vigild's", i->name);
+                        *ret[k] = fd < 0 ? -EBADF : fd;
+                }
+                return;
+        }
+
+        i->output = output_pipe_free(i->output);
+        r = output_pipe_new(m->event, i->name, STDERR_FILENO, &fd, &i->output);
+        if (r < 0) {
+                log_warning_errno(r, "%s: cannot forward output: %m, sharing vigild's stderr", i->name);
+                return;
+        }
+        for (unsigned k = 0; k < 2; k++)
+                if (want[k])
+                        *ret[k] = fd;
 }
 
 static void instance_handle_end(Instance *i, const ExitInfo *info);
@@ -422,18 +492,36 @@ static void instance_enter_starting(Instance *i) {
                 i->have_oom_baseline = cgroup_read_oom_kills(i->cgroup_path, &i->oom_kills_at_start) >= 0;
         }
 
-        out = open_output(i, 0);
-        err = open_output(i, 1);
+        setup_output(i, &out, &err);
+        if (err == out)
+                err = -EBADF; /* one pipe for both: closed once, through out */
+
+        char wd[64];
+        char *env[3] = {};
+        size_t n_env = 0;
+
+        if (m->notify_env)
+                env[n_env++] = m->notify_env;
+        i->watchdog_usec = c->watchdog;
+        if (c->watchdog > 0) {
+                (void) snprintf(wd, sizeof(wd), "WATCHDOG_USEC=%" PRIu64, c->watchdog);
+                env[n_env++] = wd;
+        }
         SpawnParams p = {
                 .worker = c,
                 .instance = i->index,
                 .cgroup_path = i->cgroup_path,
                 .stdout_fd = out,
-                .stderr_fd = err,
+                .stderr_fd = err >= 0 ? err : (c->output[1].kind == OUTPUT_JOURNAL ? out : -EBADF),
+                .extra_env = env,
+                .watchdog_pid = c->watchdog > 0,
         };
         i->started_at = now(CLOCK_MONOTONIC);
         i->signalled_by_us = false;
         i->spawn_errno = 0;
+        i->verdict = EXIT_VERDICT_NONE;
+        i->worker_errno = 0;
+        i->status_text[0] = 0;
         r = spawn_worker(&p, &pid, &i->pidfd, &i->errfd);
         if (r < 0) {
                 ExitInfo info = {
@@ -454,7 +542,11 @@ static void instance_enter_starting(Instance *i) {
         instance_set_state(i, INSTANCE_STARTING, "pid %d%s", (int) pid, trial ? ", breaker trial" : "");
         (void) arm_timer(i, &i->stable_timer, usec_add(i->started_at, c->backoff.reset_after),
                          ACCURACY_STABLE_USEC, on_stable_timer);
-        if (c->start_secs == 0)
+        if (c->notify)
+                /* Running begins at READY=1; without it by start_timeout, the start failed. */
+                (void) arm_timer(i, &i->timer, usec_add(i->started_at, c->start_timeout), ACCURACY_TIMEOUT_USEC,
+                                 on_state_timer);
+        else if (c->start_secs == 0)
                 instance_enter_running(i);
         else
                 (void) arm_timer(i, &i->timer, usec_add(i->started_at, c->start_secs), ACCURACY_TIMEOUT_USEC,
@@ -473,6 +565,7 @@ static int exit_log_level(ExitClass cls) {
         case EXIT_CLASS_RESOURCE:
                 return LOG_WARNING;
         case EXIT_CLASS_CRASH:
+        case EXIT_CLASS_UNRESPONSIVE:
                 return LOG_ERR;
         case EXIT_CLASS_PERMANENT:
                 return LOG_CRIT;
@@ -637,7 +730,10 @@ void instance_on_exit(Instance *i, const siginfo_t *si) {
         }
         info.sent_by_us = i->signalled_by_us;
         info.stopping = !i->want_up || manager_is_stopping(m);
+        info.verdict = i->verdict;
 
+        /* The worker's last words go out before the line about its end. */
+        i->output = output_pipe_free(i->output);
         i->pidfd = safe_close(i->pidfd);
         i->main_alive = false;
         instance_handle_end(i, &info);
@@ -653,7 +749,11 @@ static int on_state_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
         switch (i->state) {
         case INSTANCE_STARTING:
-                instance_enter_running(i);
+                if (c->notify)
+                        instance_judge_timeout(i, EXIT_VERDICT_START_TIMEOUT, usec, &i->timer, c->start_timeout,
+                                               on_state_timer);
+                else
+                        instance_enter_running(i);
                 break;
         case INSTANCE_EXITED:
                 if (i->end_deferred) {
@@ -754,6 +854,63 @@ static int on_errfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
         return 0;
 }
 
+static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Instance *i = userdata;
+
+        switch (i->state) {
+        case INSTANCE_RUNNING:
+                instance_judge_timeout(i, EXIT_VERDICT_WATCHDOG, usec, &i->watchdog_timer, i->watchdog_usec,
+                                       on_watchdog_timer);
+                break;
+        default:
+                assert_not_reached();
+        }
+        return 0;
+}
+
+void instance_on_notify(Instance *i, const NotifyMessage *msg) {
+        const WorkerConfig *c = instance_config(i);
+        char d[FORMAT_DURATION_MAX];
+
+        if (msg->has_status && !streq(i->status_text, msg->status)) {
+                (void) snprintf(i->status_text, sizeof(i->status_text), "%s", msg->status);
+                log_instance(i, LOG_DEBUG, "STATUS=%s", i->status_text);
+        }
+        if (msg->has_errno)
+                i->worker_errno = msg->errno_value;
+        if (msg->stopping)
+                log_instance(i, LOG_INFO, "says it is stopping (STOPPING=1)");
+        if (msg->has_mainpid && msg->mainpid != i->pid)
+                log_instance(i, LOG_NOTICE, "MAINPID=%d ignored: vigild follows the process it started",
+                             (int) msg->mainpid);
+
+        switch (i->state) {
+        case INSTANCE_STARTING:
+                if (msg->ready && c->notify)
+                        instance_enter_running(i);
+                break;
+        case INSTANCE_RUNNING:
+                if (msg->has_watchdog_usec && msg->watchdog_usec != i->watchdog_usec) {
+                        i->watchdog_usec = msg->watchdog_usec;
+                        log_instance(i, LOG_INFO, "watchdog interval set to %s by the worker",
+                                     format_duration_approx(d, sizeof(d), i->watchdog_usec, USEC_PER_MSEC));
+                }
+                if (msg->watchdog_trigger && i->watchdog_usec > 0) {
+                        log_instance_full(i, LOG_ERR, LOG_MID_UNRESPONSIVE, NULL, NULL,
+                                          "unresponsive: the worker triggered its watchdog, stopping it");
+                        instance_enter_stopping(i, EXIT_VERDICT_WATCHDOG);
+                        break;
+                }
+                if ((msg->watchdog || msg->has_watchdog_usec) && i->watchdog_usec > 0)
+                        (void) arm_timer(i, &i->watchdog_timer, usec_add(now(CLOCK_MONOTONIC), i->watchdog_usec),
+                                         ACCURACY_TIMEOUT_USEC, on_watchdog_timer);
+                break;
+        default:
+                /* A late message from a process on its way out: nothing to act on. */
+                break;
+        }
+}
+
 /* ---------------------------------------------------------------------------------------- *
  * Requests                                                                                  */
 
@@ -782,7 +939,7 @@ void instance_stop(Instance *i) {
         switch (i->state) {
         case INSTANCE_STARTING:
         case INSTANCE_RUNNING:
-                instance_enter_stopping(i);
+                instance_enter_stopping(i, EXIT_VERDICT_NONE);
                 break;
         case INSTANCE_BACKOFF:
         case INSTANCE_FATAL:

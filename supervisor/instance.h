@@ -11,6 +11,9 @@
 
 #include "exit-status.h"
 #include "macro.h"
+#include "notify.h"
+#include "output.h"
+#include "ratelimit.h"
 #include "restart-policy.h"
 #include "time-util.h"
 
@@ -90,6 +93,15 @@ typedef struct Instance {
         sd_event_source *trial_timer;  /* trial_ok: closes the breaker */
         sd_event_source *cgroup_watch; /* inotify on cgroup.events while waiting for it to empty */
         unsigned kill_rounds;        /* STOPPING/EXITED: SIGKILLs sent after stop timeouts */
+
+        /* The notify protocol. */
+        sd_event_source *watchdog_timer; /* RUNNING with a watchdog: WATCHDOG=1 must come first */
+        usec_t watchdog_usec;        /* current interval (config, or the worker's WATCHDOG_USEC=) */
+        ExitVerdict verdict;         /* set when vigild ends the process as unresponsive */
+        RateLimit notify_limit;      /* messages accepted from this instance's processes */
+        char status_text[NOTIFY_STATUS_MAX]; /* the worker's last STATUS= */
+        int worker_errno;            /* the worker's last ERRNO=, 0 if none */
+        OutputPipe *output;          /* worker output forwarded to stderr without journald */
 } Instance;
 
 /* Allocates an instance of w, STOPPED with want_up false. Non-logging. */
@@ -104,6 +116,9 @@ void instance_start(Instance *i);
 
 /* Want it down: stop the process if there is one. Logs. */
 void instance_stop(Instance *i);
+
+/* A message from one of the instance's processes on the notify socket. Logs. */
+void instance_on_notify(Instance *i, const NotifyMessage *msg);
 
 /* Called by the reaper with the reaped status of i->pid. Logs. */
 void instance_on_exit(Instance *i, const siginfo_t *si);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+/* Without this, sd_journal_sendv() stamps every entry with this file's own location. */
+#define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 
 #include "log.h"
@@ -101,8 +103,12 @@ int log_fields_internal(int level, int error, const LogFields *fields, const cha
         (void) vsnprintf(msg, sizeof(msg), format, ap);
         va_end(ap);
 
-        if (log_target != LOG_TARGET_JOURNAL || write_journal(level, error, fields, msg) < 0)
-                write_stderr(level, fields, msg);
+        /* Every entry carries a MESSAGE_ID, so operators can select all of vigild's own. */
+        LogFields f = *fields;
+        if (!f.message_id)
+                f.message_id = LOG_MID_DAEMON;
+        if (log_target != LOG_TARGET_JOURNAL || write_journal(level, error, &f, msg) < 0)
+                write_stderr(level, &f, msg);
 
 finish:
         errno = saved_errno;

@@ -4,6 +4,7 @@
  * handed to their instance, orphaned descendants (vigild is their subreaper) are reaped here.
  * It never blocks and never exit()s: it asks the loop to end with an exit code. */
 #include <dirent.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -11,14 +12,19 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 
 #include "fileio.h"
+#include "hooks.h"
 #include "log.h"
 #include "manager.h"
+#include "notify.h"
 #include "parse-util.h"
 
 #define LOCK_FILE "vigild.lock"
+#define NOTIFY_SOCKET_FILE "notify.sock"
+#define JOURNAL_STREAM_SOCKET "/run/systemd/journal/stdout"
 /* After the workers are gone, orphaned descendants get this long after SIGTERM before SIGKILL. */
 #define REAP_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
@@ -238,6 +244,122 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *ssi, voi
 }
 
 /* ---------------------------------------------------------------------------------------- *
+ * The notify socket: which instance a sender belongs to                                     */
+
+/* The instance whose processes include pid: its main process, a process in its cgroup, or
+ * (without a cgroup) a process in its process group. Sets *ret_drop when there is none. */
+static Instance *find_sender(Manager *m, pid_t pid, NotifyDrop *ret_drop) {
+        _cleanup_free_ char *path = NULL, *text = NULL, *own = NULL, *full = NULL;
+        Instance *i;
+        pid_t pgid;
+
+        i = manager_find_instance_by_pid(m, pid);
+        if (i)
+                return i;
+
+        if (asprintf(&path, "/proc/%d/cgroup", (int) pid) < 0 || read_full_file(path, 64 * 1024, &text, NULL) < 0) {
+                *ret_drop = NOTIFY_DROP_VANISHED;
+                return NULL;
+        }
+        if (m->cgroup_root && cgroup_parse_self(text, &own) >= 0 &&
+            asprintf(&full, "%s%s", m->cgroup_root->mount, own) >= 0)
+                for (size_t k = 0; k < m->n_workers; k++)
+                        for (unsigned j = 0; j < m->workers[k]->n_instances; j++) {
+                                i = m->workers[k]->instances[j];
+                                if (i->cgroup_path && instance_has_processes(i) && streq(i->cgroup_path, full))
+                                        return i;
+                        }
+
+        pgid = getpgid(pid);
+        if (pgid < 0) {
+                *ret_drop = NOTIFY_DROP_VANISHED;
+                return NULL;
+        }
+        i = manager_find_instance_by_pid(m, pgid);
+        if (i && !i->cgroup_path)
+                return i;
+
+        *ret_drop = NOTIFY_DROP_UNKNOWN_SENDER;
+        return NULL;
+}
+
+static int on_notify(const NotifyMessage *msg, pid_t pid, uid_t uid, gid_t gid, void *userdata) {
+        Manager *m = userdata;
+        NotifyDrop drop = NOTIFY_DROP_UNKNOWN_SENDER;
+        Instance *i;
+
+        i = find_sender(m, pid, &drop);
+        if (!i)
+                return drop;
+        if (!ratelimit_below(&i->notify_limit, now(CLOCK_MONOTONIC)))
+                return NOTIFY_DROP_RATE_LIMITED;
+        instance_on_notify(i, msg);
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- *
+ * Status to systemd, and the TILT guard                                                    */
+
+static int on_status(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        unsigned n[_INSTANCE_STATE_MAX] = {};
+        _cleanup_free_ char *text = NULL;
+
+        for (size_t k = 0; k < m->n_workers; k++)
+                for (unsigned j = 0; j < m->workers[k]->n_instances; j++)
+                        n[m->workers[k]->instances[j]->state]++;
+        if (asprintf(&text, "STATUS=%s%u running, %u starting, %u backoff, %u fatal",
+                     manager_is_stopping(m) ? "stopping: " : "", n[INSTANCE_RUNNING], n[INSTANCE_STARTING],
+                     n[INSTANCE_BACKOFF], n[INSTANCE_FATAL]) < 0)
+                return 0;
+        if (streq_ptr(text, m->last_status))
+                return 0;
+        (void) sd_notify(false, text);
+        free(m->last_status);
+        m->last_status = TAKE_PTR(text);
+        return 0;
+}
+
+void manager_state_changed(Manager *m) {
+        /* Once per burst of changes: the source runs when nothing more urgent is pending. */
+        if (m->status_source)
+                (void) sd_event_source_set_enabled(m->status_source, SD_EVENT_ONESHOT);
+}
+
+bool manager_verdict_allowed(Manager *m, usec_t due, usec_t *ret_until) {
+        usec_t t = now(CLOCK_MONOTONIC), amount = 0;
+        char a[FORMAT_DURATION_MAX], b[FORMAT_DURATION_MAX];
+        TiltCause cause;
+
+        cause = tilt_observe(&m->tilt, due, t, now(CLOCK_REALTIME), &amount);
+        if (cause != TILT_NONE)
+                log_fields_internal(LOG_WARNING, 0,
+                                    &(const LogFields) { .message_id = LOG_MID_TILT, .instance = -1 },
+                                    "TILT: %s %s; timeout verdicts suspended for %s",
+                                    cause == TILT_LATE ? "vigild's loop ran late by" : "the clock jumped by",
+                                    format_duration_approx(a, sizeof(a), amount, USEC_PER_MSEC),
+                                    format_duration_approx(b, sizeof(b), m->tilt.settle, USEC_PER_MSEC));
+        if (ret_until)
+                *ret_until = MAX(m->tilt.until, t);
+        return !tilt_active(&m->tilt, t);
+}
+
+#ifdef VIGIL_TEST_HOOKS
+static int on_stall(sd_event_source *s, const struct signalfd_siginfo *ssi, void *userdata) {
+        usec_t ms = hooks_stall_ms();
+        struct timespec ts = { .tv_sec = (time_t) (ms / 1000), .tv_nsec = (long) (ms % 1000) * 1000000L };
+
+        /* The test hook that holds the loop, as a starved or frozen host would: the one place
+         * vigild sleeps, and only in a test build. */
+        log_notice("test hook: holding the loop for %" PRIu64 "ms", ms);
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+        log_notice("test hook: loop released");
+        return 0;
+}
+#endif
+
+/* ---------------------------------------------------------------------------------------- *
  * Construction                                                                              */
 
 int manager_new(Config *config, Manager **ret) {
@@ -288,6 +410,27 @@ int manager_new(Config *config, Manager **ret) {
                 log_error_errno(r, "cannot watch signals: %m");
                 goto fail;
         }
+        tilt_init(&m->tilt, m->config->daemon.tilt_margin, m->config->daemon.tilt_settle);
+        r = sd_event_add_defer(m->event, &m->status_source, on_status, m);
+        if (r < 0) {
+                log_error_errno(r, "cannot create the status source: %m");
+                goto fail;
+        }
+        (void) sd_event_source_set_priority(m->status_source, SD_EVENT_PRIORITY_IDLE);
+        (void) sd_event_source_set_enabled(m->status_source, SD_EVENT_OFF);
+#ifdef VIGIL_TEST_HOOKS
+        if (hooks_stall_ms() > 0) {
+                sigset_t usr2;
+
+                sigemptyset(&usr2);
+                sigaddset(&usr2, SIGUSR2);
+                (void) sigprocmask(SIG_BLOCK, &usr2, NULL);
+                r = sd_event_add_signal(m->event, &m->stall_source, SIGUSR2, on_stall, m);
+                if (r < 0)
+                        log_warning_errno(r, "test hook: cannot watch SIGUSR2: %m");
+        }
+#endif
+
         /* A stop request outranks child ends that arrive with it: a worker killed by the same
          * SIGTERM that stops vigild must be seen as stopped, not restarted. */
         (void) sd_event_source_set_priority(m->sigterm_source, SD_EVENT_PRIORITY_IMPORTANT);
@@ -327,6 +470,11 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->sigint_source);
         sd_event_source_disable_unref(m->sighup_source);
         sd_event_source_disable_unref(m->reap_timer);
+        sd_event_source_disable_unref(m->status_source);
+        sd_event_source_disable_unref(m->stall_source);
+        notify_socket_free(m->notify);
+        free(m->notify_env);
+        free(m->last_status);
         sd_event_unref(m->event);
         cgroup_root_free(m->cgroup_root);
         safe_close(m->lock_fd);
@@ -435,6 +583,43 @@ static void setup_cgroups(Manager *m) {
         (void) cgroup_foreach_child(m->cgroup_root, kill_leftover, m);
 }
 
+static int setup_notify(Manager *m) {
+        _cleanup_free_ char *path = NULL;
+        bool needed = false;
+        int r;
+
+        for (size_t k = 0; k < m->config->n_workers; k++)
+                needed = needed || m->config->workers[k].notify || m->config->workers[k].watchdog > 0;
+
+        if (asprintf(&path, "%s/" NOTIFY_SOCKET_FILE, m->config->daemon.runtime_dir) < 0)
+                return log_error_errno(-ENOMEM, "out of memory");
+        r = notify_socket_new(m->event, path, on_notify, m, &m->notify);
+        if (r < 0) {
+                if (needed)
+                        return log_error_errno(r, "cannot create the notify socket %s: %m", path);
+                log_warning_errno(r, "cannot create the notify socket %s: %m; workers cannot report status", path);
+                return 0;
+        }
+        if (asprintf(&m->notify_env, "NOTIFY_SOCKET=%s", path) < 0)
+                return log_error_errno(-ENOMEM, "out of memory");
+        return 0;
+}
+
+static void setup_output(Manager *m) {
+        struct stat st;
+        bool wanted = false;
+
+        m->journal_stream = stat(JOURNAL_STREAM_SOCKET, &st) >= 0 && S_ISSOCK(st.st_mode);
+        if (m->journal_stream)
+                return;
+        for (size_t k = 0; k < m->config->n_workers; k++)
+                for (unsigned j = 0; j < 2; j++)
+                        wanted = wanted || m->config->workers[k].output[j].kind == OUTPUT_JOURNAL;
+        if (wanted)
+                log_warning("no journal (%s): worker output goes to vigild's stderr, each line prefixed "
+                            "with WORKER:INSTANCE", JOURNAL_STREAM_SOCKET);
+}
+
 int manager_startup(Manager *m) {
         unsigned n_instances = 0;
         int r;
@@ -447,6 +632,10 @@ int manager_startup(Manager *m) {
                 return log_error_errno(errno, "cannot become a subreaper: %m");
         raise_nofile();
         setup_cgroups(m);
+        r = setup_notify(m);
+        if (r < 0)
+                return r;
+        setup_output(m);
 
         manager_set_state(m, MANAGER_RUNNING);
         for (size_t k = 0; k < m->n_workers; k++) {
@@ -455,6 +644,7 @@ int manager_startup(Manager *m) {
         }
         log_fields_internal(LOG_NOTICE, 0, &(const LogFields) { .message_id = LOG_MID_DAEMON, .instance = -1 },
                             "ready: %u instances of %zu workers", n_instances, m->n_workers);
+        (void) on_status(m->status_source, m);
         /* Under systemd (Type=notify) the service is up once every worker was started. */
         (void) sd_notify(false, "READY=1");
         return 0;

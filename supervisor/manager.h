@@ -10,6 +10,8 @@
 #include "cgroup.h"
 #include "config.h"
 #include "instance.h"
+#include "notify.h"
+#include "tilt.h"
 #include "worker.h"
 
 typedef enum ManagerState {
@@ -38,6 +40,14 @@ typedef struct Manager {
         sd_event_source *reap_timer;
         bool stopping_all;           /* inside manager_stop()'s loop over the workers */
         int exit_code;
+
+        NotifySocket *notify;        /* NOTIFY_SOCKET for the workers */
+        char *notify_env;            /* "NOTIFY_SOCKET=PATH" */
+        Tilt tilt;
+        sd_event_source *status_source; /* sends STATUS= to systemd once a burst of changes is over */
+        char *last_status;
+        bool journal_stream;         /* journald's stdout stream socket exists */
+        sd_event_source *stall_source;  /* test hooks: SIGUSR2 holds the loop */
 } Manager;
 
 /* Creates a manager that takes ownership of config (even on failure). Blocks the signals it
@@ -66,6 +76,14 @@ Instance *manager_find_instance_by_pid(const Manager *m, pid_t pid);
 /* Called by instances whenever one of them may have become idle, so a stopping manager can
  * tell when it is done. */
 void manager_check_stopped(Manager *m);
+
+/* An instance changed state: STATUS= to systemd is refreshed once the loop is idle. */
+void manager_state_changed(Manager *m);
+
+/* A timeout verdict (start_timeout, watchdog) whose timer was due at `due` is about to be
+ * given: false while the TILT guard says the observation cannot be trusted. Logs the start of
+ * a TILT. ret_until (optional) gets the end of the suspension. */
+bool manager_verdict_allowed(Manager *m, usec_t due, usec_t *ret_until);
 
 const char *manager_state_to_string(ManagerState s) _pure_;
 ManagerState manager_state_from_string(const char *s) _pure_;
