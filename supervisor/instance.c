@@ -884,17 +884,21 @@ void instance_on_notify(Instance *i, const NotifyMessage *msg) {
                 log_instance(i, LOG_NOTICE, "MAINPID=%d ignored: vigild follows the process it started",
                              (int) msg->mainpid);
 
+        /* Before the state switch: WATCHDOG_USEC= often comes in the same datagram as READY=1,
+         * and the watchdog that READY arms must already use it. */
+        if (msg->has_watchdog_usec && msg->watchdog_usec != i->watchdog_usec &&
+            IN_SET(i->state, INSTANCE_STARTING, INSTANCE_RUNNING)) {
+                i->watchdog_usec = msg->watchdog_usec;
+                log_instance(i, LOG_INFO, "watchdog interval set to %s by the worker",
+                             format_duration_approx(d, sizeof(d), i->watchdog_usec, USEC_PER_MSEC));
+        }
+
         switch (i->state) {
         case INSTANCE_STARTING:
                 if (msg->ready && c->notify)
                         instance_enter_running(i);
                 break;
         case INSTANCE_RUNNING:
-                if (msg->has_watchdog_usec && msg->watchdog_usec != i->watchdog_usec) {
-                        i->watchdog_usec = msg->watchdog_usec;
-                        log_instance(i, LOG_INFO, "watchdog interval set to %s by the worker",
-                                     format_duration_approx(d, sizeof(d), i->watchdog_usec, USEC_PER_MSEC));
-                }
                 if (msg->watchdog_trigger && i->watchdog_usec > 0) {
                         log_instance_full(i, LOG_ERR, LOG_MID_UNRESPONSIVE, NULL, NULL,
                                           "unresponsive: the worker triggered its watchdog, stopping it");
