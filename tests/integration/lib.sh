@@ -260,6 +260,20 @@ need_hooks() {
         "$VIGILD" --version 2>&1 | grep -q 'test-hooks' || skip "vigild was built without --enable-test-hooks"
 }
 
+# ensure_test_user: makes sure the unprivileged system user "vigiltest" exists, in its own group
+# and in the extra group "vigiltest-extra", creating what is missing under a lock that scenarios
+# running in parallel share. Skips the scenario (exit 77) where useradd is not installed.
+ensure_test_user() {
+        command -v useradd > /dev/null || skip "useradd is not installed"
+        flock /run/vigil-test-user.lock sh -ec '
+                getent group vigiltest-extra > /dev/null || groupadd --system vigiltest-extra
+                if ! getent passwd vigiltest > /dev/null; then
+                        useradd --system --user-group --no-create-home --home-dir / \
+                                --shell /usr/sbin/nologin --groups vigiltest-extra vigiltest
+                fi
+                id -nG vigiltest | tr " " "\n" | grep -qx vigiltest-extra || usermod -aG vigiltest-extra vigiltest'
+}
+
 # start_vigild CONFIG [ARGS...]: starts "$VIGILD -d -c CONFIG --runtime-dir $T/run --state-dir
 # $T/state ARGS" in the background, in a new cgroup leaf $SCENARIO_CGROUP/vigild-N (or in the
 # existing cgroup VIGILD_CGROUP when that is set, as systemd restarts a service in its unit's

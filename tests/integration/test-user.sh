@@ -4,14 +4,7 @@
 # user's HOME, USER, LOGNAME and SHELL. The suite creates the system user and group if missing.
 . "$(dirname "$0")/lib.sh"
 
-command -v useradd > /dev/null || skip "useradd is not installed"
-flock /run/vigil-test-user.lock sh -ec '
-        getent group vigiltest-extra > /dev/null || groupadd --system vigiltest-extra
-        if ! getent passwd vigiltest > /dev/null; then
-                useradd --system --user-group --no-create-home --home-dir / \
-                        --shell /usr/sbin/nologin --groups vigiltest-extra vigiltest
-        fi
-        id -nG vigiltest | tr " " "\n" | grep -qx vigiltest-extra || usermod -aG vigiltest-extra vigiltest'
+ensure_test_user
 
 # The worker must reach its binary and its output directory as vigiltest.
 chmod 0711 "$T"
