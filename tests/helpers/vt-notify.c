@@ -45,40 +45,12 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "helper-util.h"
+
 #define DATAGRAM_MAX (128U * 1024U)    /* what the listener reads of one datagram */
 #define FDS_MAX 253U                   /* the kernel's SCM_MAX_FD */
 #define PAYLOAD_MAX (1024U * 1024U)
 #define RCVBUF (8 * 1024 * 1024)
-
-static void die(const char *fmt, ...) __attribute__((__format__(printf, 1, 2), __noreturn__));
-static void die(const char *fmt, ...) {
-        va_list ap;
-
-        fputs("vt-notify: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        exit(2);
-}
-
-static unsigned long long now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (unsigned long long) ts.tv_sec * 1000000ULL + (unsigned long long) ts.tv_nsec / 1000ULL;
-}
-
-static long parse_long(const char *s, long min, long max, const char *what) {
-        char *end;
-        long v;
-
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
-                die("invalid %s '%s'", what, s);
-        return v;
-}
 
 static void write_all(int fd, const char *buf, size_t len) {
         while (len > 0) {
@@ -91,33 +63,6 @@ static void write_all(int fd, const char *buf, size_t len) {
                 buf += n;
                 len -= (size_t) n;
         }
-}
-
-/* Appends one formatted line to path with a single write() on an O_APPEND descriptor. */
-static void append_line(const char *path, const char *fmt, ...) __attribute__((__format__(printf, 2, 3)));
-static void append_line(const char *path, const char *fmt, ...) {
-        char buf[256];
-        va_list ap;
-        int fd, len;
-
-        va_start(ap, fmt);
-        len = vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        if (len < 0 || (size_t) len >= sizeof(buf))
-                die("line too long for %s", path);
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0)
-                die("cannot open %s: %m", path);
-        if (write(fd, buf, (size_t) len) != len)
-                die("cannot write %s: %m", path);
-        (void) close(fd);
-}
-
-static void delay_ms(unsigned long long ms) {
-        struct timespec ts = { .tv_sec = (time_t) (ms / 1000), .tv_nsec = (long) (ms % 1000) * 1000000L };
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
 }
 
 /* Fills sa from a NOTIFY_SOCKET-style address: a path, or "@name" in the abstract namespace. */

@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helper-util.h"
+
 extern char **environ;
 
 static const char *arg_stamp;
@@ -45,18 +47,6 @@ static int arg_ignore_term;
 static const char *arg_double_fork;
 static const char *arg_report;
 static const char *arg_term_log;
-
-static void die(const char *fmt, ...) __attribute__((__format__(printf, 1, 2), __noreturn__));
-static void die(const char *fmt, ...) {
-        va_list ap;
-
-        fputs("vt-worker: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        exit(2);
-}
 
 static void pause_forever(void) {
         for (;;)
@@ -80,28 +70,6 @@ static int parse_signal(const char *s) {
         if (errno != 0 || *end != '\0' || v <= 0 || v >= NSIG)
                 die("unknown signal '%s'", s);
         return (int) v;
-}
-
-static long parse_long(const char *s, long min, long max, const char *what) {
-        char *end;
-        long v;
-
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
-                die("invalid %s '%s'", what, s);
-        return v;
-}
-
-/* Writes all of buf with a single write() to an O_APPEND file. */
-static void append_line(const char *path, const char *buf, size_t len) {
-        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-
-        if (fd < 0)
-                die("cannot open %s: %m", path);
-        if (write(fd, buf, len) != (ssize_t) len)
-                die("cannot write %s: %m", path);
-        (void) close(fd);
 }
 
 /* Writes path.tmp.PID and renames it over path, so that a reader sees all of it or nothing. */
@@ -145,15 +113,9 @@ static void on_term(int sig) {
 }
 
 static void stamp(void) {
-        struct timespec ts;
         const char *instance = getenv("VIGIL_INSTANCE");
-        char buf[128];
-        int len;
 
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        len = snprintf(buf, sizeof(buf), "start %d %s %llu\n", (int) getpid(), instance ? instance : "-",
-                       (unsigned long long) ts.tv_sec * 1000000ULL + (unsigned long long) ts.tv_nsec / 1000ULL);
-        append_line(arg_stamp, buf, (size_t) len);
+        append_line(arg_stamp, "start %d %s %llu\n", (int) getpid(), instance ? instance : "-", now_usec());
 }
 
 /* Appends the lines of a /proc file that start with one of the prefixes. */
@@ -238,13 +200,6 @@ static void double_fork(void) {
                 die("waitpid: %m");
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 die("the middle child failed");
-}
-
-static void delay(long ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
 }
 
 static void crash(int sig) {
@@ -346,7 +301,7 @@ int main(int argc, char *argv[]) {
                 double_fork();
 
         if (arg_after_ms > 0 && (arg_crash_if_exists || arg_crash || arg_exit >= 0))
-                delay(arg_after_ms);
+                delay_ms(arg_after_ms);
         if (arg_crash_if_exists) {
                 if (access(arg_crash_if_exists, F_OK) == 0)
                         crash(SIGSEGV);
