@@ -1,0 +1,50 @@
+/* The physical floor of supervision: fork/exec N copies of a program, wait for any of them to
+ * die with waitpid() and fork/exec its replacement at once, with no backoff, no logging, no
+ * state and no bookkeeping beyond a pid table. Whatever a real supervisor adds on top of this
+ * is its own cost. Usage: floor N PROGRAM [ARG...]. Never exits by itself; the benchmark
+ * kills it through its cgroup. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pid_t spawn(char *argv[]) {
+        pid_t pid = fork();
+
+        if (pid == 0) {
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        return pid;
+}
+
+int main(int argc, char *argv[]) {
+        pid_t *pids;
+        long n;
+
+        if (argc < 3 || (n = strtol(argv[1], NULL, 10)) <= 0) {
+                fprintf(stderr, "usage: floor N PROGRAM [ARG...]\n");
+                return 2;
+        }
+        pids = calloc((size_t) n, sizeof(pid_t));
+        if (!pids)
+                return 1;
+        for (long i = 0; i < n; i++)
+                pids[i] = spawn(argv + 2);
+
+        for (;;) {
+                pid_t pid = waitpid(-1, NULL, 0);
+
+                if (pid < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return 1;
+                }
+                for (long i = 0; i < n; i++)
+                        if (pids[i] == pid) {
+                                pids[i] = spawn(argv + 2);
+                                break;
+                        }
+        }
+}

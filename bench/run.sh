@@ -1,0 +1,510 @@
+#!/bin/bash
+# vigil's supervision benchmark: the same workload (N sleeping stamp workers) under a minimal
+# fork/exec/waitpid loop (the floor), vigild, runit, s6 and supervisord, all in one run, each
+# figure printed with its ratio to the floor for the same N. Not part of `make check`: it
+# prints figures, it asserts nothing. See bench/README.md for what is measured and how.
+#
+# Run as root:  bench/run.sh
+# Environment:  VIGILD=/path/to/vigild  use this binary instead of building the tree
+#               BENCH_IDLE_SECS (60)    idle window for the CPU figure
+#               BENCH_NS ("1 100 1000") BENCH_SUPERVISORS ("floor vigild runit s6 supervisord")
+#               BENCH_KILLS (200) BENCH_MIN_AGE_MS (1200) BENCH_GAP_MS (20) BENCH_SEED (1)
+#               BENCH_TIMEOUT_SECS (300) BENCH_SETTLE_SECS (2)
+#               BENCH_ALONE ("supervisord") supervisors measured on their own, not beside the others
+#               BENCH_OUT=FILE          also write the table there
+#               BENCH_KEEP=1            keep the work directory (logs, configs) for inspection
+set -euo pipefail
+
+BENCH_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+SRC_DIR=$(dirname -- "$BENCH_DIR")
+
+IDLE_SECS=${BENCH_IDLE_SECS:-60}
+KILLS=${BENCH_KILLS:-200}
+read -r -a NS <<<"${BENCH_NS:-1 100 1000}"
+read -r -a SUPERVISORS <<<"${BENCH_SUPERVISORS:-floor vigild runit s6 supervisord}"
+MIN_AGE_MS=${BENCH_MIN_AGE_MS:-1200}
+GAP_MS=${BENCH_GAP_MS:-20}
+SEED=${BENCH_SEED:-1}
+TIMEOUT_SECS=${BENCH_TIMEOUT_SECS:-300}
+SETTLE_SECS=${BENCH_SETTLE_SECS:-2}
+# Supervisors that keep the machine busy while idle (supervisord's loop polls every second)
+# are measured on their own instead of beside the others.
+ALONE=${BENCH_ALONE:-supervisord}
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[[ $EUID -eq 0 ]] || die "run as root (cgroups, package installation)"
+[[ " ${SUPERVISORS[*]} " == *" floor "* ]] || die "BENCH_SUPERVISORS must include floor: every ratio is to it"
+
+WORK=""
+CG=""
+POLICY_RC_CREATED=""
+
+remove_cgroup_tree() {
+        # Deepest first: a cgroup can only be removed once its children are.
+        if [[ -d $1 ]]; then
+                find "$1" -depth -type d -exec rmdir {} + 2>/dev/null || log "cannot remove cgroup $1"
+        fi
+}
+
+kill_cgroup() {
+        local cg=$1 i
+        [[ -d $cg ]] || return 0
+        echo 1 >"$cg/cgroup.kill" 2>/dev/null || true
+        for ((i = 0; i < 200; i++)); do
+                grep -qx 'populated 0' "$cg/cgroup.events" 2>/dev/null && break
+                sleep 0.05
+        done
+        remove_cgroup_tree "$cg"
+}
+
+cleanup() {
+        local rc=$?
+        set +e
+        [[ -n $CG ]] && kill_cgroup "$CG"
+        [[ -n $POLICY_RC_CREATED ]] && rm -f /usr/sbin/policy-rc.d
+        if [[ -n $WORK ]]; then
+                if [[ -n ${BENCH_KEEP:-} ]]; then
+                        log "work directory kept: $WORK"
+                else
+                        rm -rf -- "$WORK"
+                fi
+        fi
+        exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# ---------------------------------------------------------------------------------------------
+# Tools
+
+install_missing() {
+        local -a need=()
+        local s
+        command -v cc >/dev/null || need+=(gcc libc6-dev)
+        for s in "${SUPERVISORS[@]}"; do
+                case $s in
+                runit) command -v runsvdir >/dev/null || need+=(runit) ;;
+                s6) command -v s6-svscan >/dev/null || need+=(s6) ;;
+                supervisord) command -v supervisord >/dev/null || need+=(supervisor) ;;
+                esac
+        done
+        ((${#need[@]})) || return 0
+        log "installing ${need[*]}"
+        # The packages must not start system-wide instances of themselves.
+        if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+                printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+                chmod 755 /usr/sbin/policy-rc.d
+                POLICY_RC_CREATED=1
+        fi
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y --no-install-recommends "${need[@]}" >&2 ||
+                { apt-get update >&2 && apt-get install -y --no-install-recommends "${need[@]}" >&2; }
+        if [[ -n $POLICY_RC_CREATED ]]; then
+                rm -f /usr/sbin/policy-rc.d
+                POLICY_RC_CREATED=""
+        fi
+}
+
+build_tools() {
+        BIN=$WORK/bin
+        mkdir -p "$BIN"
+        if cc -O2 -static -o "$BIN/stamp-worker" "$BENCH_DIR/stamp-worker.c" 2>/dev/null; then
+                WORKER_LINK=static
+        else
+                cc -O2 -o "$BIN/stamp-worker" "$BENCH_DIR/stamp-worker.c"
+                WORKER_LINK=dynamic
+        fi
+        cc -O2 -o "$BIN/floor" "$BENCH_DIR/floor.c"
+        cc -O2 -o "$BIN/bench-tool" "$BENCH_DIR/bench-tool.c"
+
+        if [[ -n ${VIGILD:-} ]]; then
+                [[ -x $VIGILD ]] || die "VIGILD=$VIGILD is not executable"
+        else
+                log "building vigild out of tree from $SRC_DIR"
+                mkdir -p "$WORK/build"
+                if ! (cd "$WORK/build" && "$SRC_DIR/configure" >configure.log 2>&1 &&
+                        make -j"$(nproc)" vigild >make.log 2>&1); then
+                        tail -n 30 "$WORK/build/configure.log" "$WORK/build/make.log" >&2 || true
+                        die "building vigild failed"
+                fi
+                VIGILD=$WORK/build/vigild
+        fi
+        VIGILD=$(readlink -f -- "$VIGILD")
+}
+
+cgroup2_mount() {
+        # The field after the " - " separator of /proc/self/mountinfo is the filesystem type.
+        awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' \
+                /proc/self/mountinfo
+}
+
+# ---------------------------------------------------------------------------------------------
+# One configuration per supervisor: each fills CMD with the command that starts it in $RUN.
+
+prepare_floor() {
+        CMD=("$BIN/floor" "$N" "$BIN/stamp-worker" "$STAMPS")
+}
+
+prepare_vigild() {
+        vigild_config auto
+}
+
+# Not in the default set: vigild with cgroups = "off", to show what the per-instance cgroup
+# costs (BENCH_SUPERVISORS="floor vigild vigild_nocg ...").
+prepare_vigild_nocg() {
+        vigild_config off
+}
+
+vigild_config() {
+        mkdir -m 0755 "$RUN/runtime" "$RUN/state"
+        # First restart immediate; the backoff level resets 10ms after a start (the stable
+        # timer may fire up to 1s late; MIN_AGE_MS covers that); the breaker's window is so
+        # short that 64 failures never fall inside it, so it never opens.
+        cat >"$RUN/vigil.conf" <<EOF
+workers = (
+  {
+    name      = "w";
+    command   = [ "$BIN/stamp-worker", "$STAMPS" ];
+    instances = $N;
+    restart   = "always";
+    start_secs = "0";
+    stdout    = "null";
+    stderr    = "null";
+    cgroups   = "$1";
+    backoff   = { initial = "1ms"; max = "1s"; factor = 2.0; reset_after = "10ms"; immediate_first = true; };
+    breaker   = { failures = 64; window = "1us"; open_for = "1s"; trial_ok = "1s"; };
+  }
+);
+EOF
+        chmod 0644 "$RUN/vigil.conf"
+        "$VIGILD" --check "$RUN/vigil.conf" >/dev/null || die "vigild refuses $RUN/vigil.conf"
+        CMD=("$VIGILD" -d -c "$RUN/vigil.conf" --runtime-dir "$RUN/runtime" --state-dir "$RUN/state")
+}
+
+# runit and s6 exec ./run: it is the worker itself (a symlink), which names its stamp file from
+# $STAMP_FILE, exported to the supervisor and inherited. The directories are dated a minute
+# back: runsvdir does not trust a directory modified within the current second and would
+# wait a second before its first scan, which no real deployment (dirs made long before) sees.
+make_service_dirs() {
+        local dir=$1 i
+        mkdir "$dir"
+        for ((i = 0; i < N; i++)); do
+                mkdir "$dir/w$i"
+                ln -s "$BIN/stamp-worker" "$dir/w$i/run"
+        done
+        find "$dir" -exec touch -h -d '1 minute ago' {} +
+}
+
+prepare_runit() {
+        make_service_dirs "$RUN/service"
+        CMD=(runsvdir "$RUN/service")
+}
+
+prepare_s6() {
+        make_service_dirs "$RUN/service"
+        CMD=(s6-svscan -c "$((N + 16))" "$RUN/service")
+}
+
+prepare_supervisord() {
+        local i
+        {
+                echo "[supervisord]"
+                echo "nodaemon=true"
+                echo "user=root"
+                echo "logfile=$RUN/supervisord.log"
+                echo "pidfile=$RUN/supervisord.pid"
+                echo "childlogdir=$RUN"
+                echo "minfds=$((4 * N + 1024))"
+                for ((i = 0; i < N; i++)); do
+                        echo
+                        echo "[program:w$i]"
+                        echo "command=$BIN/stamp-worker $STAMPS"
+                        echo "autostart=true"
+                        echo "autorestart=true"
+                        echo "startsecs=0"
+                        echo "startretries=1000000"
+                        echo "stdout_logfile=NONE"
+                        echo "stderr_logfile=NONE"
+                done
+        } >"$RUN/supervisord.conf"
+        CMD=(supervisord -c "$RUN/supervisord.conf")
+}
+
+# ---------------------------------------------------------------------------------------------
+# Results: R[S,N,metric]
+
+declare -A R
+
+# Where supervisor S keeps its files for the current N.
+set_paths() {
+        S=$1
+        RUN=$WORK/$S-$N
+        STAMPS=$RUN/stamps
+        SCG=$CG/$S-$N
+}
+
+note() { R[$1,$N,note]+="$2; "; }
+
+# Starts S in its own cgroup and measures the time until all N workers have stamped.
+start_one() {
+        local out
+        set_paths "$1"
+        mkdir "$RUN" "$SCG"
+        : >"$STAMPS"
+        "prepare_$S"
+
+        log "$S N=$N: starting"
+        (
+                echo "$BASHPID" >"$SCG/cgroup.procs"
+                ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+                export STAMP_FILE=$STAMPS
+                cd "$RUN"
+                exec "$BIN/bench-tool" exec "$RUN/t0" "${CMD[@]}"
+        ) >"$RUN/supervisor.log" 2>&1 </dev/null &
+        # Not a job of this shell: its death by cgroup.kill is expected, not worth a message.
+        disown $!
+
+        if ! out=$("$BIN/bench-tool" startup "$STAMPS" "$N" "$RUN/t0" "$TIMEOUT_SECS"); then
+                log "$S N=$N: startup failed; log tail:"
+                tail -n 5 "$RUN/supervisor.log" >&2 || true
+                note "$S" "startup failed (see its log)"
+                R[$S,$N,failed]=1
+                return 0
+        fi
+        R[$S,$N,startup]=$out
+        log "$S N=$N: startup ${out}s"
+}
+
+stop_one() {
+        set_paths "$1"
+        kill_cgroup "$SCG"
+        if [[ $S == vigild* ]]; then
+                # Evidence that the benchmark measured the immediate first restart: vigild logs
+                # "restart K in DELAY" with K > 1 when the backoff level had not been reset.
+                R[$S,$N,delayed]=$(grep -c -E 'restart ([2-9]|[1-9][0-9]+) in|breaker closed -> open' \
+                        "$RUN/supervisor.log" || true)
+        fi
+}
+
+# The restart test, interleaved across the supervisors given (see bench-tool restart).
+restart_test() {
+        local -a args=()
+        local s name p50 p90 p99 max samples timeouts
+        for s in "$@"; do
+                set_paths "$s"
+                args+=("$S" "$STAMPS" "$SCG")
+        done
+        log "N=$N: restart test, $KILLS rounds over: $*"
+        while read -r name p50 p90 p99 max samples timeouts; do
+                if [[ $p50 != - ]]; then
+                        R[$name,$N,p50]=$p50 R[$name,$N,p90]=$p90 R[$name,$N,p99]=$p99 R[$name,$N,max]=$max
+                fi
+                ((samples == KILLS)) || note "$name" "restart test: $samples of $KILLS samples"
+                ((timeouts == 0)) || note "$name" "$timeouts kill(s) not followed by a restart within ${TIMEOUT_SECS}s"
+                log "$name N=$N: restart p50 ${p50}ms p90 ${p90}ms p99 ${p99}ms max ${max}ms ($samples samples)"
+        done < <("$BIN/bench-tool" restart "$BIN/stamp-worker" "$N" "$KILLS" "$MIN_AGE_MS" "$GAP_MS" \
+                "$TIMEOUT_SECS" "$SEED" "${args[@]}")
+}
+
+mass_test() {
+        local out secs seen
+        set_paths "$1"
+        if out=$("$BIN/bench-tool" mass "$STAMPS" "$SCG" "$BIN/stamp-worker" "$N" "$MIN_AGE_MS" "$TIMEOUT_SECS"); then
+                read -r secs seen <<<"$out"
+                if [[ $secs == timeout ]]; then
+                        note "$S" "mass restart: only $seen of $N back within ${TIMEOUT_SECS}s"
+                else
+                        R[$S,$N,mass]=$secs
+                        log "$S N=$N: all $N killed, all back in ${secs}s"
+                fi
+        else
+                note "$S" "mass restart failed"
+        fi
+        # Idle means idle: every worker back and the supervisor done with its restarts.
+        "$BIN/bench-tool" alive "$STAMPS" "$SCG" "$BIN/stamp-worker" "$N" "$TIMEOUT_SECS" ||
+                note "$S" "not all workers back after the mass restart"
+}
+
+# One idle window for all the supervisors given: each one's own processes are sampled
+# before and after; memory is read at the end.
+idle_test() {
+        local s n_procs cpu0 sch0 cpu1 sch1 rss pss
+        local -A u0=()
+        log "N=$N: idle window of ${IDLE_SECS}s for: $*"
+        for s in "$@"; do
+                set_paths "$s"
+                u0[$s]=$("$BIN/bench-tool" procs "$SCG" "$BIN/stamp-worker")
+        done
+        sleep "$IDLE_SECS"
+        for s in "$@"; do
+                set_paths "$s"
+                read -r n_procs cpu0 sch0 _ _ <<<"${u0[$s]}"
+                read -r _ cpu1 sch1 rss pss < <("$BIN/bench-tool" procs "$SCG" "$BIN/stamp-worker")
+                R[$s,$N,cpu]=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')
+                R[$s,$N,sched]=$(awk -v a="$sch0" -v b="$sch1" 'BEGIN { printf "%.4f", b - a }')
+                R[$s,$N,rss]=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
+                R[$s,$N,pss]=$(awk -v k="$pss" 'BEGIN { printf "%.1f", k / 1024 }')
+                R[$s,$N,procs]=$n_procs
+                log "$s N=$N: idle cpu ${R[$s,$N,cpu]}s (schedstat ${R[$s,$N,sched]}s);" \
+                        "rss ${R[$s,$N,rss]}MiB pss ${R[$s,$N,pss]}MiB in $n_procs process(es)"
+        done
+}
+
+# Runs every test for a set of supervisors that share the machine: each is started (and timed)
+# while the ones before it sit idle, the restart test interleaves them, the mass restarts
+# run one supervisor at a time, and one idle window serves them all.
+run_set() {
+        local s
+        local -a up=()
+        for s in "$@"; do
+                start_one "$s"
+                [[ -n ${R[$s,$N,failed]:-} ]] || up+=("$s")
+        done
+        if ((${#up[@]})); then
+                sleep "$SETTLE_SECS"
+                restart_test "${up[@]}"
+                sleep "$SETTLE_SECS"
+                for s in "${up[@]}"; do
+                        mass_test "$s"
+                done
+                sleep "$SETTLE_SECS"
+                idle_test "${up[@]}"
+        fi
+        for s in "$@"; do
+                stop_one "$s"
+        done
+}
+
+# ---------------------------------------------------------------------------------------------
+# The table
+
+versions() {
+        local s v
+        for s in "${SUPERVISORS[@]}"; do
+                case $s in
+                floor) v="floor (bench/floor.c)" ;;
+                vigild) v="$("$VIGILD" --version 2>/dev/null | head -n1)" ;;
+                vigild_nocg) v="vigild_nocg (same, cgroups = off)" ;;
+                runit) v="runit $(dpkg-query -W -f='${Version}' runit 2>/dev/null || echo '?')" ;;
+                s6) v="s6 $(dpkg-query -W -f='${Version}' s6 2>/dev/null || echo '?')" ;;
+                supervisord) v="supervisord $(supervisord --version 2>/dev/null || echo '?')" ;;
+                esac
+                printf '%s; ' "$v"
+        done
+}
+
+# cell S N METRIC: the value and its ratio to the floor's.
+cell() {
+        local v=${R[$1,$2,$3]:-} f=${R[floor,$2,$3]:-}
+        [[ -n $v ]] || { printf -- '-'; return; }
+        if [[ $1 == floor ]]; then
+                printf '%s' "$v"
+        else
+                awk -v v="$v" -v f="$f" 'BEGIN { if (f + 0 > 0) printf "%s (%.2fx)", v, v / f; else printf "%s", v }'
+        fi
+}
+
+# verdict N METRIC: PASS/MISS for vigild's figure against the issue's target, or nothing.
+verdict() {
+        local n=$1 m=$2 v=${R[vigild,$1,$2]:-} f=${R[floor,$1,$2]:-} limit=""
+        [[ -n $v ]] || return 0
+        case $m in
+        p50) limit=ratio:1.2 ;;
+        p99) limit=ratio:1.5 ;;
+        mass) ((n == 1000)) && limit=ratio:1.2 ;;
+        startup) ((n == 1000)) && limit=ratio:1.5 ;;
+        cpu | sched) limit=abs:$(awk -v s="$IDLE_SECS" 'BEGIN { print 0.05 * s / 60 }') ;;
+        rss) ((n == 1000)) && limit=abs:16 ;;
+        esac
+        [[ -n $limit ]] || return 0
+        awk -v v="$v" -v f="$f" -v l="$limit" 'BEGIN {
+                split(l, a, ":")
+                if (a[1] == "ratio") { if (f + 0 <= 0) exit; ok = v / f <= a[2] }
+                else ok = v + 0 < a[2]
+                printf " %s", ok ? "PASS" : "MISS" }'
+}
+
+print_table() {
+        local n m s label
+        local -a metrics=(startup p50 p90 p99 max mass cpu sched rss pss procs)
+        local -A labels=(
+                [startup]="startup, all N stamped (s)"
+                [p50]="restart latency p50 (ms)"
+                [p90]="restart latency p90 (ms)"
+                [p99]="restart latency p99 (ms)"
+                [max]="restart latency max (ms)"
+                [mass]="all N killed -> all back (s)"
+                [cpu]="idle CPU utime+stime (s/${IDLE_SECS}s)"
+                [sched]="idle CPU schedstat (s/${IDLE_SECS}s)"
+                [rss]="RSS (MiB)"
+                [pss]="PSS (MiB)"
+                [procs]="supervisor processes"
+        )
+        echo "vigil benchmark  $(date -u '+%Y-%m-%d %H:%M:%S UTC')  kernel $(uname -r)  $(nproc) CPUs"
+        echo "versions: $(versions | sed 's/; $//')"
+        echo "workload: stamp-worker ($WORKER_LINK); $KILLS kills one at a time, victims up >= ${MIN_AGE_MS}ms," \
+                "gap ${GAP_MS}-$((2 * GAP_MS))ms, seed $SEED; idle window ${IDLE_SECS}s; ratios are to the floor"
+        for n in "${NS[@]}"; do
+                echo
+                echo "N = $n"
+                {
+                        printf 'metric'
+                        for s in "${SUPERVISORS[@]}"; do printf '\t%s' "$s"; done
+                        printf '\n'
+                        for m in "${metrics[@]}"; do
+                                label=${labels[$m]}
+                                printf '%s' "$label"
+                                for s in "${SUPERVISORS[@]}"; do
+                                        printf '\t%s' "$(cell "$s" "$n" "$m")"
+                                        [[ $s == vigild && $m != procs ]] && printf '%s' "$(verdict "$n" "$m")"
+                                done
+                                printf '\n'
+                        done
+                } | column -t -s $'\t'
+                for s in "${SUPERVISORS[@]}"; do
+                        [[ -n ${R[$s,$n,note]:-} ]] && echo "  note: $s: ${R[$s,$n,note]}"
+                        [[ $s == vigild* && -n ${R[$s,$n,delayed]:-} && ${R[$s,$n,delayed]} != 0 ]] &&
+                                echo "  note: $s logged ${R[$s,$n,delayed]} delayed restart(s) or breaker openings"
+                done
+        done
+        echo
+        echo "targets (vigild): restart p50 <= 1.2x and p99 <= 1.5x floor; 1000 back <= 1.2x floor;" \
+                "startup of 1000 <= 1.5x floor; idle CPU < 0.05 s/min; RSS < 16 MiB at 1000"
+}
+
+# ---------------------------------------------------------------------------------------------
+
+main() {
+        install_missing
+        WORK=$(mktemp -d /tmp/vigil-bench.XXXXXX)
+        chmod 0755 "$WORK"
+        build_tools
+
+        local mount
+        mount=$(cgroup2_mount)
+        [[ -n $mount ]] || die "no cgroup2 mount in /proc/self/mountinfo"
+        CG=$mount/vigil-bench.$$
+        mkdir "$CG"
+
+        local s
+        local -a shared=() alone=()
+        for s in "${SUPERVISORS[@]}"; do
+                if [[ " $ALONE " == *" $s "* ]]; then alone+=("$s"); else shared+=("$s"); fi
+        done
+        for N in "${NS[@]}"; do
+                run_set "${shared[@]}"
+                for s in "${alone[@]}"; do
+                        run_set "$s"
+                done
+        done
+
+        if [[ -n ${BENCH_OUT:-} ]]; then
+                print_table | tee "$BENCH_OUT"
+        else
+                print_table
+        fi
+}
+
+main "$@"
