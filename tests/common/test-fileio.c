@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "test-util.h"
+
 #include "fileio.h"
 #include "macro.h"
 
@@ -21,17 +23,6 @@ typedef struct Fixture {
         char dir[64];
         unsigned n_fds;
 } Fixture;
-
-static unsigned count_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        unsigned n = 0;
-
-        assert_non_null(d);
-        while (readdir(d))
-                n++;
-        (void) closedir(d);
-        return n;
-}
 
 static int setup(void **state) {
         Fixture *f = calloc(1, sizeof(Fixture));

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "test-util.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -33,18 +35,6 @@
 #define FLOOD_COUNT 1000U
 
 /* ---- helpers ---- */
-
-static unsigned count_fds(void) {
-        DIR *d;
-        unsigned n = 0;
-
-        d = opendir("/proc/self/fd");
-        assert_non_null(d);
-        while (readdir(d))
-                n++;
-        (void) closedir(d);
-        return n;
-}
 
 typedef struct Received {
         NotifyMessage msg;

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "test-util.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,17 +23,6 @@
 
 #define PREFIX "w:0"
 #define CAPTURE_PIPE_SIZE (1024 * 1024)
-
-static unsigned count_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        unsigned n = 0;
-
-        assert_non_null(d);
-        while (readdir(d))
-                n++;
-        (void) closedir(d);
-        return n;
-}
 
 typedef struct Fixture {
         unsigned n_fds;

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "test-util.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -41,18 +43,6 @@
 #endif
 
 /* ---- helpers ---- */
-
-static unsigned count_fds(void) {
-        DIR *d;
-        unsigned n = 0;
-
-        d = opendir("/proc/self/fd");
-        assert_non_null(d);
-        while (readdir(d))
-                n++;
-        (void) closedir(d);
-        return n;
-}
 
 /* Per-test scratch: a private temporary directory and, for the cgroup test, a cgroup; both
  * are removed by the teardown whether the test passed or not. */
