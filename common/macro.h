@@ -125,6 +125,10 @@ static inline int negative_errno(void) {
         return -errno;
 }
 
+/* The text of a macro's expansion, as a string literal. */
+#define XSTRINGIFY(x) #x
+#define STRINGIFY(x) XSTRINGIFY(x)
+
 /* True if x equals one of the listed values. */
 #define IN_SET(x, first, ...)                                                         \
         ({                                                                            \

@@ -1,8 +1,9 @@
-/* Forking and exec'ing one worker instance. The parent side builds everything that allocates
- * (environment, paths) before fork() and hands back the pid, a pidfd and the error pipe. The
- * child side runs the fixed setup order of spawn.h using async-signal-safe system calls only:
- * no malloc, no stdio, no NSS, no logging. A failing child writes one SpawnError record to
- * the close-on-exec error pipe and _exit()s with 127. Non-logging on both sides. */
+/* Starting one worker instance. The parent side builds everything that allocates (environment,
+ * paths) before the clone and hands back the pid, a pidfd and the error pipe. The child side
+ * runs the fixed setup order of spawn.h with plain system calls only: no malloc, no stdio, no
+ * NSS, no logging, and no writes but to its own SpawnChild, its environment and errno: in the
+ * vfork-style clone it runs in vigild's memory while vigild waits. A failing child writes one
+ * SpawnError record to the close-on-exec error pipe and _exit()s with 127. Non-logging. */
 
 #include <fcntl.h>
 #include <grp.h>
@@ -15,9 +16,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clone.h"
 #include "hooks.h"
 #include "spawn.h"
 #include "strv.h"
+
+/* 32-bit architectures keep the 16-bit-id system calls under the plain names. */
+#ifdef SYS_setresuid32
+#  define SYS_SETGROUPS SYS_setgroups32
+#  define SYS_SETRESGID SYS_setresgid32
+#  define SYS_SETRESUID SYS_setresuid32
+#else
+#  define SYS_SETGROUPS SYS_setgroups
+#  define SYS_SETRESGID SYS_setresgid
+#  define SYS_SETRESUID SYS_setresuid
+#endif
 
 #define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define SPAWN_DEFAULT_LANG "C.UTF-8"
@@ -37,6 +50,8 @@ typedef struct SpawnChild {
         int stdout_fd;
         int stderr_fd;
         int errfd;
+        bool ran;                  /* set by the child first thing (seen by vigild after a
+                                    * vfork-style clone, which shares memory) */
 } SpawnChild;
 
 static int env_set(char ***env, const char *name, const char *value) {
@@ -47,12 +62,33 @@ static int env_set(char ***env, const char *name, const char *value) {
         return strv_env_set(env, s);
 }
 
-/* The identity variables for a worker without a configured user: vigild's own account. */
-static int env_set_own_user(char ***env) {
+/* vigild's own account, looked up once per effective uid: a lookup reads /etc/passwd (or asks
+ * NSS services), which has no place on the path of every restart. */
+typedef struct OwnUser {
+        bool looked_up;
+        uid_t uid;
+        char *home, *name, *shell;
+} OwnUser;
+
+static OwnUser own_user;
+
+static void own_user_clear(OwnUser *u) {
+        u->home = mfree(u->home);
+        u->name = mfree(u->name);
+        u->shell = mfree(u->shell);
+        u->looked_up = false;
+}
+
+static int own_user_lookup(OwnUser *u) {
         _cleanup_free_ char *buf = NULL;
         struct passwd pw, *result = NULL;
+        uid_t uid = geteuid();
         size_t size = 1024;
         int r;
+
+        if (u->looked_up && u->uid == uid)
+                return 0;
+        own_user_clear(u);
 
         for (;;) {
                 char *p = realloc(buf, size);
@@ -61,31 +97,49 @@ static int env_set_own_user(char ***env) {
                         return -ENOMEM;
                 buf = p;
 
-                r = getpwuid_r(geteuid(), &pw, buf, size, &result);
+                r = getpwuid_r(uid, &pw, buf, size, &result);
                 if (r != ERANGE)
                         break;
                 if (size >= 1024 * 1024)
                         return -ERANGE;
                 size *= 2;
         }
-        if (r != 0 || !result)
-                return 0;
+        if (r == 0 && result) {
+                if ((pw.pw_dir && *pw.pw_dir && !(u->home = strdup(pw.pw_dir))) ||
+                    (pw.pw_name && *pw.pw_name && !(u->name = strdup(pw.pw_name))) ||
+                    (pw.pw_shell && *pw.pw_shell && !(u->shell = strdup(pw.pw_shell)))) {
+                        own_user_clear(u);
+                        return -ENOMEM;
+                }
+        }
+        /* No entry is an answer too: the variables are then left out. */
+        u->uid = uid;
+        u->looked_up = true;
+        return 0;
+}
 
-        if (pw.pw_dir && *pw.pw_dir) {
-                r = env_set(env, "HOME", pw.pw_dir);
+/* The identity variables for a worker without a configured user: vigild's own account. */
+static int env_set_own_user(char ***env) {
+        int r;
+
+        r = own_user_lookup(&own_user);
+        if (r < 0)
+                return r;
+        if (own_user.home) {
+                r = env_set(env, "HOME", own_user.home);
                 if (r < 0)
                         return r;
         }
-        if (pw.pw_name && *pw.pw_name) {
-                r = env_set(env, "USER", pw.pw_name);
+        if (own_user.name) {
+                r = env_set(env, "USER", own_user.name);
                 if (r < 0)
                         return r;
-                r = env_set(env, "LOGNAME", pw.pw_name);
+                r = env_set(env, "LOGNAME", own_user.name);
                 if (r < 0)
                         return r;
         }
-        if (pw.pw_shell && *pw.pw_shell) {
-                r = env_set(env, "SHELL", pw.pw_shell);
+        if (own_user.shell) {
+                r = env_set(env, "SHELL", own_user.shell);
                 if (r < 0)
                         return r;
         }
@@ -280,7 +334,12 @@ static int child_output_fd(const OutputConfig *o, int given, int target) {
         case OUTPUT_FILE:
                 if (!o->path)
                         return -EINVAL;
-                fd = open(o->path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+                /* Never wait for a reader: vigild waits for this child (clone_vfork()), so a
+                 * FIFO without one would stall the whole loop. It fails with ENXIO instead. */
+                fd = open(o->path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+                          0640);
+                if (fd >= 0 && fcntl(fd, F_SETFL, O_APPEND) < 0)
+                        return -errno;
                 break;
         case OUTPUT_JOURNAL:
                 /* No stream given: the worker shares vigild's own descriptor. */
@@ -372,11 +431,14 @@ static _noreturn_ void child_run(SpawnChild *c) {
                 child_fail(c->errfd, SPAWN_STAGE_STDIO, -r);
 
         if (w->has_user) {
-                if (setgroups(w->n_supplementary_gids, w->supplementary_gids) < 0)
+                /* The system calls, not glibc's wrappers, which would try to bring the other
+                 * threads of a process along: the child shares vigild's memory but is none of
+                 * its threads. */
+                if (syscall(SYS_SETGROUPS, w->n_supplementary_gids, w->supplementary_gids) < 0)
                         child_fail(c->errfd, SPAWN_STAGE_GROUPS, errno);
-                if (setresgid(w->gid, w->gid, w->gid) < 0)
+                if (syscall(SYS_SETRESGID, w->gid, w->gid, w->gid) < 0)
                         child_fail(c->errfd, SPAWN_STAGE_USER, errno);
-                if (setresuid(w->uid, w->uid, w->uid) < 0)
+                if (syscall(SYS_SETRESUID, w->uid, w->uid, w->uid) < 0)
                         child_fail(c->errfd, SPAWN_STAGE_USER, errno);
         }
 
@@ -404,27 +466,11 @@ static _noreturn_ void child_run(SpawnChild *c) {
 
 /* ---- parent side ---- */
 
-/* fork() that also yields a pidfd for the child, atomically: clone(CLONE_PIDFD). The raw
- * system call continues the child on a copy of our stack exactly as fork() would, but glibc's
- * fork handlers do not run in it; the child therefore only makes plain system calls (which it
- * must anyway, being async-signal-safe), and relies on vigild being single-threaded, as its
- * sd-event loop is (glibc's set*id() wrappers would otherwise signal the parent's threads).
- * Chosen over fork() + pidfd_open() because it needs no kill-and-reap path and works under
- * valgrind 3.19, which does not know pidfd_open. */
-static pid_t clone_pidfd(int *ret_pidfd) {
-        int pidfd = -EBADF;
-        long pid;
+static int child_main(void *arg) {
+        SpawnChild *c = arg;
 
-#if defined(__s390__) || defined(__s390x__)
-        pid = syscall(SYS_clone, 0L, (long) (CLONE_PIDFD | SIGCHLD), &pidfd, NULL, 0L);
-#else
-        pid = syscall(SYS_clone, (long) (CLONE_PIDFD | SIGCHLD), 0L, &pidfd, NULL, 0L);
-#endif
-        if (pid < 0)
-                return -errno;
-        if (pid > 0)
-                *ret_pidfd = pidfd;
-        return (pid_t) pid;
+        c->ran = true;
+        child_run(c);
 }
 
 static int pidfd_open_fd(pid_t pid) {
@@ -439,7 +485,7 @@ static int pidfd_open_fd(pid_t pid) {
 int spawn_worker(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, int *ret_errfd) {
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *procs = NULL;
-        _cleanup_close_ int err_read = -EBADF, err_write = -EBADF;
+        _cleanup_close_ int err_read = -EBADF, err_write = -EBADF, cgroup_fd = -EBADF;
         int pipefd[2], pidfd = -EBADF, r;
         char *watchdog_pid = NULL;
         SpawnChild child;
@@ -460,9 +506,6 @@ int spawn_worker(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, int *ret_
         if (r < 0)
                 return r;
 
-        if (p->cgroup_path && asprintf(&procs, "%s/cgroup.procs", p->cgroup_path) < 0)
-                return -ENOMEM;
-
         if (p->watchdog_pid) {
                 char *slot;
 
@@ -479,7 +522,7 @@ int spawn_worker(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, int *ret_
         err_read = pipefd[0];
         err_write = pipefd[1];
 
-        /* Before the fork, so that nothing can fail once a child exists. */
+        /* Before the clone, so that nothing can fail once a child exists. */
         if (fcntl(err_read, F_SETFL, O_NONBLOCK) < 0)
                 return -errno;
 
@@ -487,18 +530,48 @@ int spawn_worker(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, int *ret_
                 .worker = p->worker,
                 .envp = env,
                 .watchdog_pid = watchdog_pid,
-                .cgroup_procs = procs,
                 .stdout_fd = p->stdout_fd,
                 .stderr_fd = p->stderr_fd,
                 .errfd = err_write,
         };
 
-        pid = clone_pidfd(&pidfd);
+        /* First choice: a vfork-style child born in its cgroup. A cgroup that cannot be
+         * opened or cannot take the child sends us down the fork path, whose child then
+         * reports the precise error from its write to cgroup.procs. */
+        if (p->cgroup_path)
+                cgroup_fd = open(p->cgroup_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (!p->cgroup_path || cgroup_fd >= 0) {
+                pid = clone_vfork(child_main, &child, cgroup_fd, &pidfd);
+                if (pid > 0 && *(volatile bool *) &child.ran)
+                        goto spawned;
+                if (pid > 0) {
+                        /* Killed before its first instruction. Linux (seen on 6.18) sends
+                         * SIGKILL to a child cloned into a cgroup that was once emptied
+                         * through cgroup.kill: it compares that cgroup's kill count with the
+                         * one of our own cgroup. Writing cgroup.procs is not subject to it:
+                         * take the fork path. */
+                        siginfo_t si;
+
+                        while (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED) < 0 && errno == EINTR)
+                                ;
+                        pidfd = safe_close(pidfd);
+                } else if (pid == -EAGAIN || pid == -ENOMEM)
+                        return pid;
+                /* No child ran: child is as we built it. */
+        }
+
+        if (p->cgroup_path) {
+                if (asprintf(&procs, "%s/cgroup.procs", p->cgroup_path) < 0)
+                        return -ENOMEM;
+                child.cgroup_procs = procs;
+        }
+        pid = clone_fork(&pidfd);
         if (pid < 0)
                 return pid;
         if (pid == 0)
                 child_run(&child);
 
+spawned:
         err_write = safe_close(err_write);
 
         /* A kernel older than 5.2 ignores CLONE_PIDFD and leaves no pidfd: ask for one, and if

@@ -28,12 +28,14 @@ typedef struct SpawnParams {
  * Returns a strv the caller frees. */
 int spawn_build_env(const WorkerConfig *w, unsigned instance, char *const *extra_env, char ***ret_env);
 
-/* Forks the instance. On success returns 0 with the child's pid, a pidfd for it (O_CLOEXEC)
+/* Starts the instance. On success returns 0 with the child's pid, a pidfd for it (O_CLOEXEC)
  * and the read end of the error pipe (O_CLOEXEC|O_NONBLOCK): EOF on it means exec succeeded.
- * The pidfd comes from clone(CLONE_PIDFD), so it refers to this child from its first instant.
- * The stdout_fd/stderr_fd given in p are not consumed; the caller closes them after this call.
- * Fails with -errno of clone()/pipe() (-EAGAIN, -ENOMEM: resource), or of the environment
- * build; on failure no child is left behind. */
+ * The child is made by clone_vfork() (it shares vigild's memory until exec and is born in its
+ * cgroup; spawn_worker() returns once it has exec'd or failed), else by clone_fork() with the
+ * child writing itself into cgroup.procs. Either way the pidfd refers to this child from its
+ * first instant. The stdout_fd/stderr_fd given in p are not consumed; the caller closes them
+ * after this call. Fails with -errno of clone()/pipe() (-EAGAIN, -ENOMEM: resource), or of
+ * the environment build; on failure no child is left behind. */
 int spawn_worker(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, int *ret_errfd);
 
 /* Non-blocking read of the error pipe. Returns 1 and fills stage/errno if the child reported
