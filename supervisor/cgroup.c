@@ -283,6 +283,7 @@ int cgroup_root_teardown(const CgroupRoot *r) {
 
 int cgroup_create(const CgroupRoot *r, const char *name, char **ret_path) {
         _cleanup_free_ char *path = NULL;
+        bool existed = false;
         int k;
 
         assert(r);
@@ -294,12 +295,22 @@ int cgroup_create(const CgroupRoot *r, const char *name, char **ret_path) {
         k = path_join(r->base, name, &path);
         if (k < 0)
                 return k;
-        k = make_dir(path);
-        if (k < 0)
-                return k;
+        if (mkdir(path, 0755) < 0) {
+                if (errno != EEXIST)
+                        return -errno;
+                existed = true;
+        }
 
         *ret_path = TAKE_PTR(path);
-        return 0;
+        return existed;
+}
+
+int cgroup_renew(const char *path) {
+        assert(path);
+
+        if (rmdir(path) < 0 && errno != ENOENT)
+                return -errno;
+        return RET_NERRNO(mkdir(path, 0755));
 }
 
 int cgroup_is_populated(const char *path) {

@@ -48,7 +48,8 @@ int cgroup_root_teardown(const CgroupRoot *r);
 CgroupRoot *cgroup_root_free(CgroupRoot *r);
 
 /* Creates (or reuses, if it exists) base/name and returns its absolute path (the caller frees
- * it). name must be one path component other than CGROUP_SUPERVISOR_LEAF (-EINVAL). */
+ * it): 0 if it was made now, 1 if it existed. name must be one path component other than
+ * CGROUP_SUPERVISOR_LEAF (-EINVAL). */
 int cgroup_create(const CgroupRoot *r, const char *name, char **ret_path);
 
 /* 1 if cgroup.events says populated, 0 if not, -errno on error (-ENOENT: no such cgroup). */
@@ -69,6 +70,12 @@ int cgroup_read_oom_kills(const char *path, uint64_t *ret_count);
 
 /* Removes the (empty) cgroup directory. -EBUSY while populated. */
 int cgroup_remove(const char *path);
+
+/* Replaces the empty cgroup with a fresh one of the same name (rmdir, mkdir). The kernel kills
+ * any child cloned into a cgroup that cgroup.kill once emptied (see spawn.c), so a cgroup that
+ * was killed, or that an earlier vigild left, is renewed before a worker starts in it.
+ * -EBUSY while populated. */
+int cgroup_renew(const char *path);
 
 /* Calls cb for every direct child cgroup of base other than the supervisor leaf (names of
  * worker cgroups left behind by an earlier vigild). Stops at the first negative return of cb. */

@@ -270,6 +270,8 @@ static void signal_processes(Instance *i, int sig) {
                 (void) kill(-i->pid, sig);
         if (i->cgroup_path) {
                 int r = sig == SIGKILL ? cgroup_kill(i->cgroup_path) : cgroup_signal(i->cgroup_path, sig);
+                if (sig == SIGKILL)
+                        i->cgroup_stale = true;
                 if (r < 0 && r != -ENOENT)
                         log_warning_errno(r, "%s: cannot signal cgroup %s: %m, ignoring", i->name,
                                           i->cgroup_path);
@@ -473,6 +475,7 @@ static void instance_enter_starting(Instance *i) {
                 if (r < 0)
                         log_warning_errno(r, "%s: cannot create cgroup %s: %m; using its process group only",
                                           i->name, name);
+                i->cgroup_stale = r > 0;
         }
         if (i->cgroup_path) {
                 /* A cgroup that still holds processes (of an earlier run or an earlier vigild) is
@@ -481,6 +484,7 @@ static void instance_enter_starting(Instance *i) {
                 if (r > 0) {
                         i->last_class = EXIT_CLASS_STOPPED;
                         i->signalled_by_us = true;
+                        i->cgroup_stale = true;
                         (void) cgroup_kill(i->cgroup_path);
                         (void) watch_cgroup(i);
                         instance_set_state(i, INSTANCE_EXITED, "killing what is left in %s before starting",
@@ -489,6 +493,20 @@ static void instance_enter_starting(Instance *i) {
                                          ACCURACY_TIMEOUT_USEC, on_state_timer);
                         return;
                 }
+                if (i->cgroup_stale) {
+                        i->cgroup_stale = false;
+                        r = cgroup_renew(i->cgroup_path);
+                        if (r < 0 && access(i->cgroup_path, F_OK) >= 0)
+                                /* Still there: spawn_worker() joins it the slower way. */
+                                log_debug_errno(r, "%s: cannot renew cgroup %s: %m", i->name, i->cgroup_path);
+                        else if (r < 0) {
+                                log_warning_errno(r, "%s: cannot recreate cgroup %s: %m; this start uses its process group only",
+                                                  i->name, i->cgroup_path);
+                                i->cgroup_path = mfree(i->cgroup_path);
+                        }
+                }
+        }
+        if (i->cgroup_path) {
                 i->have_oom_baseline = cgroup_read_oom_kills(i->cgroup_path, &i->oom_kills_at_start) >= 0;
         }
 

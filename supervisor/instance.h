@@ -57,6 +57,8 @@ typedef struct Instance {
         unsigned index;
         char *name;                  /* "api:0", for messages */
         char *cgroup_path;           /* NULL without a cgroup */
+        bool cgroup_stale;           /* emptied by cgroup.kill, or left by an earlier vigild:
+                                      * renewed before the next start (cgroup_renew()) */
 
         InstanceState state;
         bool want_up;

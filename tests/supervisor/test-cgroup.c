@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 
 #include "cgroup.h"
+#include "clone.h"
 #include "time-util.h"
 
 #define WAIT_TIMEOUT_USEC (10 * USEC_PER_SEC)
@@ -35,6 +36,30 @@ static const char mountinfo_hybrid[] =
         "39 30 0:36 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n"
         "40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n"
         "41 30 0:38 / /mnt/second rw,relatime - cgroup2 cgroup2 rw\n";
+
+static int exit_zero(void *arg) {
+        return 0;
+}
+
+/* A child made by clone_vfork() into path runs (exits 0) instead of being killed at birth.
+ * Where clone_vfork() is not available (valgrind, other architectures) there is nothing to
+ * check. */
+static void assert_born_alive_in(const char *path) {
+        _cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int pidfd = -EBADF;
+        siginfo_t si = {};
+        pid_t pid;
+
+        assert_true(fd >= 0);
+        pid = clone_vfork(exit_zero, NULL, fd, &pidfd);
+        if (pid == -ENOSYS)
+                return;
+        assert_true(pid > 0);
+        assert_int_equal(waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED), 0);
+        assert_int_equal(si.si_code, CLD_EXITED);
+        assert_int_equal(si.si_status, 0);
+        (void) close(pidfd);
+}
 
 static void test_parse_mountinfo_finds_first_cgroup2(void **state) {
         char *mount = NULL;
@@ -410,7 +435,7 @@ static void test_live_hierarchy(void **state) {
         assert_string_equal(path + strlen(l->root.base), "/w-0");
         free(path);
         path = NULL;
-        assert_int_equal(cgroup_create(&l->root, "w-0", &path), 0);
+        assert_int_equal(cgroup_create(&l->root, "w-0", &path), 1);   /* it exists now */
         assert_int_equal(cgroup_create(&l->root, "w-1", &path1), 0);
         assert_int_equal(cgroup_create(&l->root, CGROUP_SUPERVISOR_LEAF, &path1), -EINVAL);
         assert_int_equal(cgroup_is_populated(path), 0);
@@ -423,6 +448,7 @@ static void test_live_hierarchy(void **state) {
         pid = fork_sleeper(path, false, NULL);
         assert_int_equal(wait_populated(path, 1), 1);
         assert_int_equal(cgroup_remove(path), -EBUSY);
+        assert_int_equal(cgroup_renew(path), -EBUSY);
         assert_int_equal(cgroup_signal(path, SIGTERM), 1);
         assert_int_equal(waitpid(pid, &status, 0), pid);
         assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
@@ -440,6 +466,11 @@ static void test_live_hierarchy(void **state) {
         assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
         assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0), 0);
         assert_int_equal(wait_populated(path, 0), 0);
+
+        /* Renewed after the kill, the cgroup takes a child cloned straight into it. */
+        assert_int_equal(cgroup_renew(path), 0);
+        assert_int_equal(cgroup_is_populated(path), 0);
+        assert_born_alive_in(path);
 
         /* No memory controller on this hierarchy: no memory.events. */
         r = cgroup_read_oom_kills(path, &oom);
