@@ -1,16 +1,20 @@
 /* The physical floor of supervision: fork/exec N copies of a program, wait for any of them to
  * die with waitpid() and fork/exec its replacement at once, with no backoff, no logging, no
  * state and no bookkeeping beyond a pid table. Whatever a real supervisor adds on top of this
- * is its own cost. Usage: floor N PROGRAM [ARG...]. Never exits by itself; the benchmark
- * kills it through its cgroup. */
+ * is its own cost. Usage: floor [-v] N PROGRAM [ARG...]; -v makes the children with vfork()
+ * instead of fork(), the cheaper way vigild uses too, for a floor on equal terms. Never exits
+ * by itself; the benchmark kills it through its cgroup. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+static int use_vfork;
+
 static pid_t spawn(char *argv[]) {
-        pid_t pid = fork();
+        pid_t pid = use_vfork ? vfork() : fork();
 
         if (pid == 0) {
                 execv(argv[0], argv);
@@ -23,8 +27,13 @@ int main(int argc, char *argv[]) {
         pid_t *pids;
         long n;
 
+        if (argc > 1 && strcmp(argv[1], "-v") == 0) {
+                use_vfork = 1;
+                argc--;
+                argv++;
+        }
         if (argc < 3 || (n = strtol(argv[1], NULL, 10)) <= 0) {
-                fprintf(stderr, "usage: floor N PROGRAM [ARG...]\n");
+                fprintf(stderr, "usage: floor [-v] N PROGRAM [ARG...]\n");
                 return 2;
         }
         pids = calloc((size_t) n, sizeof(pid_t));

@@ -7,7 +7,7 @@
 # Run as root:  bench/run.sh
 # Environment:  VIGILD=/path/to/vigild  use this binary instead of building the tree
 #               BENCH_IDLE_SECS (60)    idle window for the CPU figure
-#               BENCH_NS ("1 100 1000") BENCH_SUPERVISORS ("floor vigild runit s6 supervisord")
+#               BENCH_NS ("1 100 1000") BENCH_SUPERVISORS ("floor floor_vfork vigild runit s6 supervisord")
 #               BENCH_KILLS (200) BENCH_MIN_AGE_MS (1200) BENCH_GAP_MS (20) BENCH_SEED (1)
 #               BENCH_TIMEOUT_SECS (300) BENCH_SETTLE_SECS (2)
 #               BENCH_ALONE ("supervisord") supervisors measured on their own, not beside the others
@@ -21,7 +21,7 @@ SRC_DIR=$(dirname -- "$BENCH_DIR")
 IDLE_SECS=${BENCH_IDLE_SECS:-60}
 KILLS=${BENCH_KILLS:-200}
 read -r -a NS <<<"${BENCH_NS:-1 100 1000}"
-read -r -a SUPERVISORS <<<"${BENCH_SUPERVISORS:-floor vigild runit s6 supervisord}"
+read -r -a SUPERVISORS <<<"${BENCH_SUPERVISORS:-floor floor_vfork vigild runit s6 supervisord}"
 MIN_AGE_MS=${BENCH_MIN_AGE_MS:-1200}
 GAP_MS=${BENCH_GAP_MS:-20}
 SEED=${BENCH_SEED:-1}
@@ -145,6 +145,12 @@ cgroup2_mount() {
 
 prepare_floor() {
         CMD=("$BIN/floor" "$N" "$BIN/stamp-worker" "$STAMPS")
+}
+
+# The same loop making children with vfork(), as vigild does (clone3 with CLONE_VFORK): the
+# floor on equal terms. The issue's targets stay relative to the fork() floor.
+prepare_floor_vfork() {
+        CMD=("$BIN/floor" -v "$N" "$BIN/stamp-worker" "$STAMPS")
 }
 
 prepare_vigild() {
@@ -385,6 +391,7 @@ versions() {
         for s in "${SUPERVISORS[@]}"; do
                 case $s in
                 floor) v="floor (bench/floor.c)" ;;
+                floor_vfork) v="floor_vfork (bench/floor.c -v)" ;;
                 vigild) v="$("$VIGILD" --version 2>/dev/null | head -n1)" ;;
                 vigild_nocg) v="vigild_nocg (same, cgroups = off)" ;;
                 runit) v="runit $(dpkg-query -W -f='${Version}' runit 2>/dev/null || echo '?')" ;;
