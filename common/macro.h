@@ -16,6 +16,7 @@
 #define _printf_(a, b) __attribute__((__format__(printf, a, b)))
 #define _noreturn_ __attribute__((__noreturn__))
 #define _pure_ __attribute__((__pure__))
+#define _const_ __attribute__((__const__))
 #define _cleanup_(f) __attribute__((__cleanup__(f)))
 #define _likely_(x) (__builtin_expect(!!(x), 1))
 #define _unlikely_(x) (__builtin_expect(!!(x), 0))

@@ -1,0 +1,64 @@
+/* The incident store's schema and its forward migrations. migrations[k] takes a database from
+ * user_version k to k + 1; version 0 is an empty file. A release never edits a migration it has
+ * shipped: it appends one. */
+
+#include "store-schema.h"
+
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+        /* 0 -> 1: incidents, their events and actions. Times are microseconds since the
+         * epoch; severities are 0 (LOW) to 3 (CRITICAL), so "at least HIGH" is a comparison. */
+        "CREATE TABLE incidents ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  worker TEXT,"                                 /* NULL: vigild itself */
+        "  instance INTEGER,"                            /* NULL: no instance */
+        "  cause TEXT NOT NULL,"
+        "  category TEXT NOT NULL CHECK (category IN ('transient','resource','validation','permanent')),"
+        "  severity INTEGER NOT NULL CHECK (severity BETWEEN 0 AND 3),"
+        "  error_type TEXT NOT NULL,"
+        "  message TEXT NOT NULL,"
+        "  details TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(details)),"
+        "  opened_at INTEGER NOT NULL,"
+        "  last_seen INTEGER NOT NULL,"
+        "  resolved_at INTEGER,"
+        "  occurrences INTEGER NOT NULL,"
+        "  events_dropped INTEGER NOT NULL DEFAULT 0,"
+        "  state TEXT NOT NULL CHECK (state IN ('open','mitigating','escalated','resolved')),"
+        "  resolution TEXT CHECK (resolution IN ('auto','manual','obsolete')),"
+        "  resolved_by TEXT,"
+        "  resolution_note TEXT,"
+        "  CHECK ((resolved_at IS NULL) = (state <> 'resolved'))"
+        ");"
+        "CREATE INDEX incidents_open ON incidents (worker, instance, cause) WHERE resolved_at IS NULL;"
+        "CREATE INDEX incidents_opened_at ON incidents (opened_at);"
+        "CREATE INDEX incidents_resolved_at ON incidents (resolved_at) WHERE resolved_at IS NOT NULL;"
+        "CREATE INDEX incidents_worker ON incidents (worker, opened_at);"
+        "CREATE TABLE events ("
+        "  id INTEGER PRIMARY KEY,"
+        "  incident_id INTEGER NOT NULL REFERENCES incidents (id),"
+        "  seq INTEGER NOT NULL,"                        /* 1, 2, ... within the incident */
+        "  at INTEGER NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  severity INTEGER NOT NULL CHECK (severity BETWEEN 0 AND 3),"
+        "  message TEXT NOT NULL,"
+        "  details TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(details))"
+        ");"
+        "CREATE UNIQUE INDEX events_incident_seq ON events (incident_id, seq);"
+        "CREATE INDEX events_at ON events (at);"
+        "CREATE TABLE actions ("
+        "  id INTEGER PRIMARY KEY,"
+        "  incident_id INTEGER NOT NULL REFERENCES incidents (id),"
+        "  seq INTEGER NOT NULL,"
+        "  at INTEGER NOT NULL,"
+        "  action TEXT NOT NULL,"
+        "  outcome TEXT,"                                /* NULL while under way */
+        "  outcome_at INTEGER,"
+        "  details TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(details))"
+        ");"
+        "CREATE UNIQUE INDEX actions_incident_seq ON actions (incident_id, seq);",
+};
+
+const char *store_schema_migration(unsigned from_version) {
+        if (from_version >= STORE_SCHEMA_VERSION)
+                return NULL;
+        return migrations[from_version];
+}

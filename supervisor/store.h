@@ -1,0 +1,114 @@
+/* The incident store: the one module that touches SQLite.
+ *
+ * vigild records events here as they happen; each lands in the open incident of its key
+ * (worker, instance, cause) or opens one. Everything is kept exact in memory first: incidents
+ * with their counts, and the events and actions not yet written, in a bounded queue. A flush
+ * writes the queue in one transaction (BEGIN IMMEDIATE), so the caller decides when writes
+ * happen (grouped, off the restart path) and a store that cannot be written costs nothing but
+ * queue space: nothing is lost but the oldest repeated events of an overflowing queue, and
+ * those are counted. Non-logging: failures come back as -errno plus store_last_error(). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "incident.h"
+#include "time-util.h"
+
+#define STORE_QUEUE_MAX_DEFAULT 10000U
+#define STORE_EVENTS_HEAD_DEFAULT 100U
+#define STORE_EVENTS_TAIL_DEFAULT 1000U
+
+/* The schema version this build writes (PRAGMA user_version). */
+#define STORE_SCHEMA_VERSION 1
+
+typedef struct Store Store;
+
+typedef enum StoreSync {
+        STORE_SYNC_NORMAL,  /* WAL, synchronous=NORMAL: a commit survives a crash of vigild */
+        STORE_SYNC_FULL,    /* synchronous=FULL: and a power loss */
+        _STORE_SYNC_MAX,
+        _STORE_SYNC_INVALID = -EINVAL,
+} StoreSync;
+
+const char *store_sync_to_string(StoreSync s) _pure_;
+StoreSync store_sync_from_string(const char *s) _pure_;
+
+typedef struct StoreOptions {
+        const char *path;
+        StoreSync sync;
+        size_t queue_max;        /* queued events and actions at most; 0: the default */
+        unsigned events_head;    /* events kept from the start of an incident; 0: default */
+        unsigned events_tail;    /* and from its end; 0: default */
+        gid_t reader_gid;        /* group of a newly created file (mode 0640); -1: root's */
+} StoreOptions;
+
+typedef struct StoreCounters {
+        uint64_t commits;           /* transactions committed */
+        uint64_t events_written;
+        uint64_t events_dropped;    /* dropped from a full queue, all time */
+        uint64_t flush_failures;
+} StoreCounters;
+
+/* A new store for o->path, not yet connected: events can be recorded at once. */
+int store_new(const StoreOptions *o, Store **ret);
+Store *store_free(Store *s);
+static inline void store_freep(Store **s) {
+        store_free(*s);
+}
+#define _cleanup_store_free_ _cleanup_(store_freep)
+
+/* Opens the database, creating it (mode 0640, root and reader_gid) and migrating its schema
+ * as needed; a no-op when connected. A file that is not a database or is corrupt (including
+ * a failed quick_check) is moved aside with its -wal and -shm, never deleted, and replaced:
+ * then *ret_quarantined (if given) gets the new name of the old file, to record as an
+ * incident. Fails, leaving the file alone, with -EPROTONOSUPPORT for a schema newer than
+ * this build, -EACCES, -EROFS, -EBUSY, -ENOSPC, -EIO... */
+int store_connect(Store *s, char **ret_quarantined);
+bool store_connected(const Store *s);
+
+/* The SQLite message of the last failure ("" if none). */
+const char *store_last_error(const Store *s);
+
+typedef struct StoreEvent {
+        EventKind kind;
+        const char *worker;      /* NULL: vigild itself */
+        int instance;            /* -1: none (the worker as a whole, or vigild) */
+        usec_t at;               /* CLOCK_REALTIME; 0: now */
+        Severity severity;       /* _SEVERITY_INVALID: the kind's default */
+        Category category;       /* _CATEGORY_INVALID: the kind's default */
+        const char *message;
+        const char *details;     /* JSON object text; NULL: {} */
+} StoreEvent;
+
+/* Adds e to the open incident of its key, opening one if there is none (severity and state
+ * follow the event: a breaker opening or a permanent end escalates it), and queues it.
+ * ret_severity (if given) gets the incident's severity after the event. -ENOMEM only. */
+int store_record(Store *s, const StoreEvent *e, Severity *ret_severity);
+
+/* Resolves the open incident of the key, if any: 1 if there was one, 0 if not. by is who
+ * (for manual resolutions: "uid N"), note may be NULL. */
+int store_resolve(Store *s, const char *worker, int instance, IncidentCause cause, Resolution how, usec_t at,
+                  const char *by, const char *note);
+
+/* The open incident of a key in memory: its severity and exact occurrence count. */
+bool store_lookup(const Store *s, const char *worker, int instance, IncidentCause cause, Severity *ret_severity,
+                  uint64_t *ret_occurrences);
+
+/* Writes everything queued in one transaction. 1 if it committed, 0 if there was nothing to
+ * write, -errno if it failed (everything stays queued, in order; connects first if needed). */
+int store_flush(Store *s);
+
+/* Queued events and actions not yet written. */
+size_t store_queued(const Store *s);
+
+/* The WAL checkpoint vigild runs when idle (the connection does none by itself). */
+int store_checkpoint(Store *s);
+
+/* Deletes resolved incidents (with their events and actions) resolved before `before`;
+ * open ones never. Writes ret_count (if given). With dry_run only counts. */
+int store_purge(Store *s, usec_t before, bool dry_run, uint64_t *ret_count);
+
+void store_get_counters(const Store *s, StoreCounters *ret);
