@@ -863,11 +863,49 @@ static int parse_workers(Parser *p, const config_setting_t *s, Config *c) {
         return 0;
 }
 
+static int parse_daemon_store_sync(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        DaemonConfig *d = obj;
+        const char *v = NULL;
+        int r;
+
+        r = expect_string(p, s, "\"normal\" or \"full\"", &v);
+        if (r < 0)
+                return r;
+        if (streq(v, "normal"))
+                d->store_sync_full = false;
+        else if (streq(v, "full"))
+                d->store_sync_full = true;
+        else
+                return parser_fail(p, s, "expected \"normal\" or \"full\", got \"%s\"", v);
+        return 0;
+}
+
+static int parse_daemon_reader_group(Parser *p, const config_setting_t *s, const KeySpec *k, void *obj) {
+        DaemonConfig *d = obj;
+        struct group *gr;
+        int r;
+
+        r = parse_key_string(p, s, k, obj);
+        if (r < 0)
+                return r;
+        errno = 0;
+        gr = getgrnam(d->reader_group);
+        if (!gr)
+                return parser_fail(p, s, "unknown group \"%s\"", d->reader_group);
+        d->reader_gid = gr->gr_gid;
+        return 0;
+}
+
 static const KeySpec daemon_keys[] = {
         KEY_AT("state_dir", parse_key_absolute_path, DaemonConfig, state_dir),
         KEY_AT("runtime_dir", parse_key_absolute_path, DaemonConfig, runtime_dir),
         KEY_DURATION("tilt_margin", DaemonConfig, tilt_margin, 1, false),
         KEY_DURATION("tilt_settle", DaemonConfig, tilt_settle, 0, false),
+        KEY_DURATION("retention", DaemonConfig, retention, 1, true),
+        KEY("store_sync", parse_daemon_store_sync),
+        KEY_UINT("store_queue", DaemonConfig, store_queue, 100, 10000000),
+        KEY_DURATION("store_flush_interval", DaemonConfig, store_flush_interval, 1, false),
+        KEY_AT("reader_group", parse_daemon_reader_group, DaemonConfig, reader_group),
 };
 
 static int parse_root(Parser *p, const config_setting_t *root, Config *c) {
@@ -875,6 +913,10 @@ static int parse_root(Parser *p, const config_setting_t *root, Config *c) {
 
         c->daemon.tilt_margin = CONFIG_DEFAULT_TILT_MARGIN;
         c->daemon.tilt_settle = CONFIG_DEFAULT_TILT_SETTLE;
+        c->daemon.retention = CONFIG_DEFAULT_RETENTION;
+        c->daemon.store_queue = CONFIG_DEFAULT_STORE_QUEUE;
+        c->daemon.store_flush_interval = CONFIG_DEFAULT_STORE_FLUSH_INTERVAL;
+        c->daemon.reader_gid = (gid_t) -1;
 
         for (int i = 0; i < config_setting_length(root); i++) {
                 const config_setting_t *s = config_setting_get_elem(root, (unsigned) i);

@@ -81,6 +81,7 @@ Config *config_free(Config *c) {
                 config_worker_done(&c->workers[i]);
         free(c->workers);
         free(c->daemon.state_dir);
+        free(c->daemon.reader_group);
         free(c->daemon.runtime_dir);
         free(c->path);
         free(c);

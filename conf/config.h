@@ -119,11 +119,24 @@ typedef struct WorkerConfig {
 #define CONFIG_DEFAULT_TILT_MARGIN (1 * USEC_PER_SEC)
 #define CONFIG_DEFAULT_TILT_SETTLE (10 * USEC_PER_SEC)
 
+/* Incident store defaults. */
+#define CONFIG_DEFAULT_RETENTION (30 * USEC_PER_DAY)
+#define CONFIG_DEFAULT_STORE_QUEUE 10000U
+#define CONFIG_DEFAULT_STORE_FLUSH_INTERVAL (1 * USEC_PER_SEC)
+
 typedef struct DaemonConfig {
         char *state_dir;
         char *runtime_dir;
         usec_t tilt_margin;
         usec_t tilt_settle;
+
+        /* The incident store, state_dir/incidents.db. */
+        usec_t retention;             /* resolved incidents older than this are purged */
+        bool store_sync_full;         /* synchronous=FULL instead of NORMAL */
+        unsigned store_queue;         /* events held in memory while the store cannot be written */
+        usec_t store_flush_interval;  /* no event waits longer than this to be written */
+        char *reader_group;           /* group that may read the store (vigilctl), or NULL */
+        gid_t reader_gid;
 } DaemonConfig;
 
 typedef struct Config {

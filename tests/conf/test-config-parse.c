@@ -129,6 +129,12 @@ static void test_empty_file_gives_zero_workers_and_default_dirs(void **state) {
         assert_string_equal(c->daemon.runtime_dir, CONFIG_DEFAULT_RUNTIME_DIR);
         assert_true(c->daemon.tilt_margin == CONFIG_DEFAULT_TILT_MARGIN);
         assert_true(c->daemon.tilt_settle == CONFIG_DEFAULT_TILT_SETTLE);
+        assert_true(c->daemon.retention == 30 * USEC_PER_DAY);
+        assert_false(c->daemon.store_sync_full);
+        assert_int_equal(c->daemon.store_queue, 10000);
+        assert_true(c->daemon.store_flush_interval == USEC_PER_SEC);
+        assert_null(c->daemon.reader_group);
+        assert_int_equal(c->daemon.reader_gid, (gid_t) -1);
         assert_non_null(strstr(c->path, "/main.conf"));
 }
 
@@ -196,7 +202,9 @@ static void test_every_worker_key_is_parsed(void **state) {
         _cleanup_config_free_ Config *c = parse_ok(
                 state,
                 "daemon = { state_dir = \"/srv/vigil/state\"; runtime_dir = \"/srv/vigil/run\";\n"
-                "           tilt_margin = \"250ms\"; tilt_settle = \"1m\"; };\n"
+                "           tilt_margin = \"250ms\"; tilt_settle = \"1m\";\n"
+                "           retention = \"90d\"; store_sync = \"full\"; store_queue = 500;\n"
+                "           store_flush_interval = \"250ms\"; reader_group = \"root\"; };\n"
                 "workers = ( {\n"
                 "  name = \"api-1_x\";\n"
                 "  command = ( \"/usr/bin/api\", \"--port\", \"8080\", \"\" );\n"
@@ -231,6 +239,12 @@ static void test_every_worker_key_is_parsed(void **state) {
         assert_string_equal(c->daemon.runtime_dir, "/srv/vigil/run");
         assert_true(c->daemon.tilt_margin == 250 * USEC_PER_MSEC);
         assert_true(c->daemon.tilt_settle == USEC_PER_MINUTE);
+        assert_true(c->daemon.retention == 90 * USEC_PER_DAY);
+        assert_true(c->daemon.store_sync_full);
+        assert_int_equal(c->daemon.store_queue, 500);
+        assert_true(c->daemon.store_flush_interval == 250 * USEC_PER_MSEC);
+        assert_string_equal(c->daemon.reader_group, "root");
+        assert_int_equal(c->daemon.reader_gid, 0);
         assert_string_equal(w->name, "api-1_x");
         assert_int_equal(strv_length(w->argv), 4);
         assert_string_equal(w->argv[2], "8080");
@@ -706,6 +720,17 @@ static void test_daemon_must_be_a_group(void **state) {
                      "main.conf:1: daemon: expected a group, got a string");
 }
 
+static void test_daemon_store_keys_are_checked(void **state) {
+        assert_error(state, "daemon = {\n store_sync = \"sometimes\"; };\n",
+                     "main.conf:2: daemon.store_sync: expected \"normal\" or \"full\", got \"sometimes\"");
+        assert_error(state, "daemon = {\n\n store_queue = 10; };\n", "main.conf:3: daemon.store_queue: 10 is out of range 100..10000000");
+        assert_error(state, "daemon = {\n reader_group = \"no-such-group-vigil\"; };\n",
+                     "main.conf:2: daemon.reader_group: unknown group \"no-such-group-vigil\"");
+        assert_error(state, "daemon = {\n retention = \"0\"; };\n", "main.conf:2: daemon.retention: must be greater than 0");
+        assert_error(state, "daemon = {\n store_flush_interval = \"infinity\"; };\n",
+                     "main.conf:2: daemon.store_flush_interval: \"infinity\" is not allowed here");
+}
+
 static void test_daemon_tilt_margin_must_be_positive(void **state) {
         assert_error(state, "daemon = {\n tilt_margin = \"0\"; };\n", "main.conf:2: daemon.tilt_margin: must be greater than 0");
 }
@@ -1156,6 +1181,7 @@ int main(void) {
                 T(test_daemon_must_be_a_group),
                 T(test_daemon_relative_path_is_refused),
                 T(test_daemon_tilt_margin_must_be_positive),
+                T(test_daemon_store_keys_are_checked),
                 T(test_workers_must_be_a_list),
                 T(test_worker_must_be_a_group),
                 T(test_missing_name_is_refused),
