@@ -32,3 +32,8 @@ static inline usec_t usec_add(usec_t a, usec_t b) {
                 return USEC_INFINITY;
         return a + b;
 }
+
+/* Saturating subtraction: never below 0. */
+static inline usec_t usec_sub_unsigned(usec_t a, usec_t b) {
+        return a > b ? a - b : 0;
+}

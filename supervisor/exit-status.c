@@ -240,3 +240,72 @@ char *exit_status_describe(const ExitInfo *info, char *buf, size_t size) {
 
         return buf;
 }
+
+EventKind exit_event_kind(ExitClass cls, const ExitInfo *info) {
+        switch (cls) {
+        case EXIT_CLASS_TRANSIENT:
+                return EVENT_FAILED_EXIT;
+        case EXIT_CLASS_CRASH:
+                return EVENT_CRASH;
+        case EXIT_CLASS_UNRESPONSIVE:
+                return EVENT_UNRESPONSIVE;
+        case EXIT_CLASS_RESOURCE:
+                return EVENT_RESOURCE_WAIT;
+        case EXIT_CLASS_PERMANENT:
+                return info->cause == EXIT_CAUSE_SPAWN_FAILED ? EVENT_EXEC_FAILED : EVENT_PERMANENT_EXIT;
+        default:
+                return _EVENT_KIND_INVALID;
+        }
+}
+
+Category exit_event_category(ExitClass cls, const ExitInfo *info) {
+        switch (cls) {
+        case EXIT_CLASS_RESOURCE:
+                return CATEGORY_RESOURCE;
+        case EXIT_CLASS_PERMANENT:
+                if (info->cause == EXIT_CAUSE_EXITED && IN_SET(info->code, 64, 65, 78))
+                        return CATEGORY_VALIDATION;
+                return CATEGORY_PERMANENT;
+        default:
+                return CATEGORY_TRANSIENT;
+        }
+}
+
+char *exit_status_details_json(const ExitInfo *info, ExitClass cls, int pid, char *buf, size_t size) {
+        size_t pos = 0;
+
+        assert(info);
+        assert(buf);
+
+        if (size < 3)
+                return buf;
+        buf[0] = 0;
+        /* Every value is a number, a boolean or a name from our own tables: nothing to escape. */
+        append(buf, size, &pos, "{\"class\":\"%s\"", exit_class_to_string(cls) ?: "?");
+        if (pid > 0)
+                append(buf, size, &pos, ",\"pid\":%d", pid);
+        switch (info->cause) {
+        case EXIT_CAUSE_EXITED:
+                append(buf, size, &pos, ",\"exit_code\":%d", info->code);
+                break;
+        case EXIT_CAUSE_KILLED:
+        case EXIT_CAUSE_DUMPED:
+                append(buf, size, &pos, ",\"signal\":\"%s\",\"core_dumped\":%s",
+                       sigabbrev_np(info->code) ?: "?", info->cause == EXIT_CAUSE_DUMPED ? "true" : "false");
+                break;
+        case EXIT_CAUSE_SPAWN_FAILED:
+                append(buf, size, &pos, ",\"spawn_stage\":\"%s\",\"errno\":\"%s\"",
+                       spawn_stage_to_string(info->spawn_stage) ?: "?", strerrorname_np(info->spawn_errno) ?: "?");
+                break;
+        default:
+                break;
+        }
+        if (info->oom_killed)
+                append(buf, size, &pos, ",\"oom_killed\":true");
+        if (info->verdict != EXIT_VERDICT_NONE)
+                append(buf, size, &pos, ",\"verdict\":\"%s\"", exit_verdict_to_string(info->verdict));
+        append(buf, size, &pos, "}");
+        if (pos >= size - 1 || buf[strlen(buf) - 1] != '}')
+                (void) snprintf(buf, size, "{}");
+        return buf;
+}

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "incident.h"
 #include "macro.h"
 
 typedef enum ExitCause {
@@ -85,3 +86,16 @@ const char *exit_verdict_to_string(ExitVerdict v) _pure_;
 ExitVerdict exit_verdict_from_string(const char *s) _pure_;
 const char *spawn_stage_to_string(SpawnStage s) _pure_;
 SpawnStage spawn_stage_from_string(const char *s) _pure_;
+
+/* The incident event an end of this class gives, or _EVENT_KIND_INVALID for an end that is no
+ * failure (stopped, success). */
+EventKind exit_event_kind(ExitClass cls, const ExitInfo *info) _pure_;
+
+/* The category of a failed end: permanent ends that say the worker was given bad input or
+ * configuration (EX_USAGE, EX_DATAERR, EX_CONFIG) are "validation", other permanent ends and
+ * exec failures "permanent", OOM and fork/exec shortages "resource", the rest "transient". */
+Category exit_event_category(ExitClass cls, const ExitInfo *info) _pure_;
+
+/* The end as a JSON object for an event's details, e.g. {"pid":12,"class":"crash",
+ * "signal":"SEGV","core_dumped":true}; truncates rather than overflow (then "{}"). */
+char *exit_status_details_json(const ExitInfo *info, ExitClass cls, int pid, char *buf, size_t size);

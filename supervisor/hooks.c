@@ -7,6 +7,10 @@
 
 #include <string.h>
 
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "fileio.h"
 #include "hooks.h"
 
 static bool spawn_fault_loaded;
@@ -109,6 +113,21 @@ usec_t hooks_stall_ms(void) {
         if (errno != 0 || end == v || *end != '\0' || ms > 3600 * 1000UL)
                 return 0;
         return ms;
+}
+
+void hooks_store_committed(const Store *s) {
+        const char *path = getenv("VIGIL_TEST_STORE_STATS");
+        StoreCounters c;
+        char text[256];
+
+        if (!path || !*path)
+                return;
+        store_get_counters(s, &c);
+        (void) snprintf(text, sizeof text,
+                        "commits %" PRIu64 "\nevents_written %" PRIu64 "\nevents_dropped %" PRIu64
+                        "\nflush_failures %" PRIu64 "\n",
+                        c.commits, c.events_written, c.events_dropped, c.flush_failures);
+        (void) write_file_atomic(path, text, strlen(text), 0644);
 }
 
 void hooks_reset(void) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "macro.h"
+#include "store.h"
 #include "time-util.h"
 
 #ifdef VIGIL_TEST_HOOKS
@@ -26,6 +27,11 @@ usec_t hooks_stop_grace(usec_t def);
 
 /* How long SIGUSR2 holds the loop, in ms; 0 (the default) installs no SIGUSR2 handler. */
 usec_t hooks_stall_ms(void);
+
+/* After each commit of the incident store: with VIGIL_TEST_STORE_STATS=FILE, replaces FILE
+ * with the store's counters ("commits N", "events_written N", "events_dropped N",
+ * "flush_failures N", one per line), so a test can count the commits of a crash storm. */
+void hooks_store_committed(const Store *s);
 #else
 static inline int hooks_spawn_fault(const char *worker) {
         return 0;
@@ -36,5 +42,8 @@ static inline void hooks_reset(void) {
 
 static inline usec_t hooks_stop_grace(usec_t def) {
         return def;
+}
+
+static inline void hooks_store_committed(const Store *s) {
 }
 #endif

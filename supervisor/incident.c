@@ -137,7 +137,7 @@ Category event_kind_category(EventKind k) {
 }
 
 bool event_kind_is_occurrence(EventKind k) {
-        return !IN_SET(k, EVENT_BREAKER_HALF_OPEN, EVENT_BREAKER_CLOSED, EVENT_RESTARTED);
+        return !IN_SET(k, EVENT_BREAKER_OPEN, EVENT_BREAKER_HALF_OPEN, EVENT_BREAKER_CLOSED, EVENT_RESTARTED);
 }
 
 Severity incident_severity(Severity base, uint64_t occurrences, usec_t open_for) {

@@ -96,7 +96,8 @@ Severity event_kind_severity(EventKind k) _const_;
 Category event_kind_category(EventKind k) _const_;
 
 /* Kinds that are something going wrong, counted as occurrences of their incident. The others
- * (restarted, breaker half-open or closed) are steps in its story. */
+ * (restarted, the breaker's transitions) are steps in its story; a step can still raise the
+ * incident's severity (the breaker opening makes it CRITICAL). */
 bool event_kind_is_occurrence(EventKind k) _const_;
 
 /* The severity an incident has after `occurrences` occurrences over `open_for`: its highest

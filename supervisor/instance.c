@@ -448,6 +448,29 @@ static void setup_output(Instance *i, int *ret_out, int *ret_err) {
 
 static void instance_handle_end(Instance *i, const ExitInfo *info);
 
+/* A restart is the healing action on an open incident: it goes into the incident's story. */
+static void record_restart(Instance *i, bool trial) {
+        Manager *m = instance_manager(i);
+        const char *name = instance_config(i)->name;
+        char message[128], details[96];
+
+        if (!m->recorder || !recorder_has_open(m->recorder, name, (int) i->index, CAUSE_FAILURE))
+                return;
+        (void) snprintf(message, sizeof(message), "restarted as pid %d%s", (int) i->pid,
+                        trial ? " (breaker trial)" : "");
+        (void) snprintf(details, sizeof(details), "{\"pid\":%d,\"restart\":%u,\"trial\":%s}", (int) i->pid,
+                        i->restarts, trial ? "true" : "false");
+        (void) recorder_event(m->recorder, &(const StoreEvent) {
+                .kind = EVENT_RESTARTED,
+                .worker = name,
+                .instance = (int) i->index,
+                .severity = _SEVERITY_INVALID,
+                .category = _CATEGORY_INVALID,
+                .message = message,
+                .details = details,
+        });
+}
+
 static void instance_enter_starting(Instance *i) {
         Manager *m = instance_manager(i);
         const WorkerConfig *c = instance_config(i);
@@ -558,6 +581,7 @@ static void instance_enter_starting(Instance *i) {
                 log_warning_errno(r, "%s: cannot watch the spawn error pipe: %m, ignoring", i->name);
 
         instance_set_state(i, INSTANCE_STARTING, "pid %d%s", (int) pid, trial ? ", breaker trial" : "");
+        record_restart(i, trial);
         (void) arm_timer(i, &i->stable_timer, usec_add(i->started_at, c->backoff.reset_after),
                          ACCURACY_STABLE_USEC, on_stable_timer);
         if (c->notify)
@@ -613,21 +637,46 @@ static void instance_handle_end(Instance *i, const ExitInfo *info) {
                          ACCURACY_RESTART_USEC, on_state_timer);
 }
 
+/* Records a failed end as an event of the instance's incident. Returns the journal priority of
+ * the end's log line: that of the incident's severity, or the class's level for an end that is
+ * no failure. */
+static int record_end(Instance *i, const char *desc) {
+        Manager *m = instance_manager(i);
+        EventKind kind = exit_event_kind(i->last_class, &i->last_exit);
+        char details[256];
+        Severity sev;
+
+        if (kind < 0 || !m->recorder)
+                return exit_log_level(i->last_class);
+        sev = recorder_event(m->recorder, &(const StoreEvent) {
+                .kind = kind,
+                .worker = instance_config(i)->name,
+                .instance = (int) i->index,
+                .severity = _SEVERITY_INVALID,
+                .category = exit_event_category(i->last_class, &i->last_exit),
+                .message = desc,
+                .details = exit_status_details_json(&i->last_exit, i->last_class, (int) i->pid, details,
+                                                    sizeof(details)),
+        });
+        return severity_to_priority(sev);
+}
+
 static void instance_judge_end(Instance *i) {
         const WorkerConfig *c = instance_config(i);
         const ExitInfo *info = &i->last_exit;
         char desc[256];
-        int r;
+        int level, r;
 
         i->end_deferred = false;
         i->last_exit.stopping = i->last_exit.stopping || !i->want_up || manager_is_stopping(instance_manager(i));
         i->last_class = exit_status_classify(info, c, NULL);
         exit_status_describe(info, desc, sizeof(desc));
+        level = record_end(i, desc);
         if (info->cause == EXIT_CAUSE_SPAWN_FAILED && info->spawn_stage == SPAWN_STAGE_FORK)
-                log_instance_full(i, exit_log_level(i->last_class), LOG_MID_SPAWN_FAILED, NULL, NULL,
+                log_instance_full(i, level, LOG_MID_SPAWN_FAILED, NULL, NULL,
                                   "spawn failed: %s (%s)", desc, exit_class_to_string(i->last_class));
         else
-                log_instance_full(i, exit_log_level(i->last_class), LOG_MID_PROCESS_EXIT, NULL, NULL,
+                log_instance_full(i, level, LOG_MID_PROCESS_EXIT, NULL, NULL,
                                   "pid %d %s (%s)", (int) i->pid, desc, exit_class_to_string(i->last_class));
         i->pid = 0;
 
@@ -802,6 +851,16 @@ static int on_state_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The instance has run stably: whatever incidents it had are over. */
+static void resolve_incidents(Instance *i, const char *note) {
+        Manager *m = instance_manager(i);
+
+        if (!m->recorder)
+                return;
+        recorder_resolve(m->recorder, instance_config(i)->name, (int) i->index, CAUSE_FAILURE, RESOLUTION_AUTO, note);
+        recorder_resolve(m->recorder, instance_config(i)->name, (int) i->index, CAUSE_RESOURCE, RESOLUTION_AUTO, note);
+}
+
 static int on_stable_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Instance *i = userdata;
 
@@ -810,6 +869,7 @@ static int on_stable_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         case INSTANCE_RUNNING:
                 if (i->restarts > 0)
                         log_instance(i, LOG_INFO, "stable, backoff level %u reset", i->restarts);
+                resolve_incidents(i, "ran stably");
                 i->restarts = 0;
                 i->resource_waits = 0;
                 i->resource_escalated = false;

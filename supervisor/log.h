@@ -25,6 +25,7 @@ typedef enum LogTarget {
 #define LOG_MID_DAEMON         "5f0d7c1c8a2e4b7e9a4c3f2b1d0e9a05"
 #define LOG_MID_UNRESPONSIVE   "5f0d7c1c8a2e4b7e9a4c3f2b1d0e9a06"
 #define LOG_MID_TILT           "5f0d7c1c8a2e4b7e9a4c3f2b1d0e9a07"
+#define LOG_MID_STORE          "5f0d7c1c8a2e4b7e9a4c3f2b1d0e9a08"
 
 /* Structured fields of one entry; every member is optional (NULL / -1). */
 typedef struct LogFields {

@@ -473,6 +473,8 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->status_source);
         sd_event_source_disable_unref(m->stall_source);
         notify_socket_free(m->notify);
+        /* After the workers, so that their last ends are in; before the loop goes. */
+        recorder_free(m->recorder);
         free(m->notify_env);
         free(m->last_status);
         sd_event_unref(m->event);
@@ -636,6 +638,9 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return r;
         setup_output(m);
+        r = recorder_new(m->event, m->config, &m->recorder);
+        if (r < 0)
+                return r;
 
         manager_set_state(m, MANAGER_RUNNING);
         for (size_t k = 0; k < m->n_workers; k++) {

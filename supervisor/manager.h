@@ -11,6 +11,7 @@
 #include "config.h"
 #include "instance.h"
 #include "notify.h"
+#include "recorder.h"
 #include "tilt.h"
 #include "worker.h"
 
@@ -41,6 +42,7 @@ typedef struct Manager {
         bool stopping_all;           /* inside manager_stop()'s loop over the workers */
         int exit_code;
 
+        Recorder *recorder;          /* the incident store; NULL until manager_startup() */
         NotifySocket *notify;        /* NOTIFY_SOCKET for the workers */
         char *notify_env;            /* "NOTIFY_SOCKET=PATH" */
         Tilt tilt;

@@ -119,6 +119,7 @@ struct Store {
         size_t drop_cursor;      /* where the search for the oldest repeat resumes */
 
         StoreCounters counters;
+        bool adopted;            /* open incidents of the database taken over (once) */
 };
 
 static const char *const store_sync_table[_STORE_SYNC_MAX] = {
@@ -251,6 +252,27 @@ static Incident *incident_free(Incident *inc) {
         free(inc->resolved_by);
         free(inc->note);
         return mfree(inc);
+}
+
+static Incident *incident_new(const StoreEvent *e, IncidentCause cause, usec_t at) {
+        Incident *inc = calloc(1, sizeof(Incident));
+
+        if (!inc)
+                return NULL;
+        *inc = (Incident) {
+                .instance = e->instance,
+                .cause = cause,
+                .base_severity = SEVERITY_LOW,
+                .severity = SEVERITY_LOW,
+                .category = e->category >= 0 ? e->category : event_kind_category(e->kind),
+                .state = INCIDENT_OPEN,
+                .error_type = e->kind,
+                .opened_at = at,
+                .last_seen = at,
+        };
+        if (e->worker && !(inc->worker = strdup(e->worker)))
+                return incident_free(inc);
+        return inc;
 }
 
 /* Frees an incident nothing refers to any more: resolved, written, no queued events. */
@@ -416,6 +438,10 @@ Store *store_free(Store *s) {
 
 bool store_connected(const Store *s) {
         return s->db;
+}
+
+bool store_adopted(const Store *s) {
+        return s->adopted;
 }
 
 void store_get_counters(const Store *s, StoreCounters *ret) {
@@ -608,6 +634,107 @@ static int open_db(Store *s, int flags) {
         return 0;
 }
 
+/* Takes over the incidents the database has open, once per process: a later occurrence of the
+ * same key lands in them instead of opening a second one. An incident of the key that is only
+ * in memory (recorded while the store could not be opened) is merged into the database's:
+ * its counts add up and its queued events are numbered after the written ones. */
+static int adopt_open_incidents(Store *s) {
+        sqlite3_stmt *st = NULL;
+        int rc, r = 0;
+
+        if (s->adopted)
+                return 0;
+
+        rc = sqlite3_prepare_v2(s->db,
+                                "SELECT id, worker, instance, cause, category, severity, error_type, message, details,"
+                                " opened_at, last_seen, occurrences, events_dropped, state,"
+                                " (SELECT coalesce(max(seq), 0) FROM events WHERE incident_id = incidents.id)"
+                                " FROM incidents WHERE resolved_at IS NULL ORDER BY id",
+                                -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return fail(s, rc, "adopt");
+
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *worker = (const char *) sqlite3_column_text(st, 1);
+                int instance = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 2);
+                IncidentCause cause = incident_cause_from_string((const char *) sqlite3_column_text(st, 3));
+                Counts db = {
+                        .occurrences = (uint64_t) sqlite3_column_int64(st, 11),
+                        .dropped = (uint64_t) sqlite3_column_int64(st, 12),
+                        .seq = (uint64_t) sqlite3_column_int64(st, 14),
+                };
+                Severity sev = (Severity) sqlite3_column_int(st, 5);
+                Category cat = category_from_string((const char *) sqlite3_column_text(st, 4));
+                IncidentState state = incident_state_from_string((const char *) sqlite3_column_text(st, 13));
+                EventKind kind = event_kind_from_string((const char *) sqlite3_column_text(st, 6));
+                Incident *inc;
+
+                if (cause < 0 || sev < 0 || sev >= _SEVERITY_MAX || cat < 0 || state < 0 || kind < 0)
+                        continue;   /* written by something else: not ours to continue */
+
+                inc = table_find(s, worker, instance, cause);
+                if (inc && inc->id != 0)
+                        continue;   /* a second open row of one key: the first one wins */
+                if (!inc) {
+                        StoreEvent e = { .kind = kind, .worker = worker, .instance = instance, .category = cat };
+
+                        inc = incident_new(&e, cause, (usec_t) sqlite3_column_int64(st, 9));
+                        if (!inc) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        r = table_add(s, inc);
+                        if (r < 0) {
+                                incident_free(inc);
+                                break;
+                        }
+                        inc->state = state;
+                        inc->last_seen = (usec_t) sqlite3_column_int64(st, 10);
+                        if (replace_string(&inc->message, (const char *) sqlite3_column_text(st, 7)) < 0 ||
+                            replace_string(&inc->details, (const char *) sqlite3_column_text(st, 8)) < 0) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                } else {
+                        /* Merge: what was recorded in memory follows what the database has. */
+                        for (size_t k = 0; k < s->queue_end; k++)
+                                if (!s->queue[k].dropped && s->queue[k].incident == inc)
+                                        s->queue[k].seq += db.seq;
+                        inc->opened_at = (usec_t) sqlite3_column_int64(st, 9);
+                        inc->error_type = kind;
+                        if (inc->state != INCIDENT_ESCALATED && state == INCIDENT_ESCALATED)
+                                inc->state = state;
+                }
+                inc->id = (uint64_t) sqlite3_column_int64(st, 0);
+                inc->total.occurrences += db.occurrences;
+                inc->total.seq += db.seq;
+                inc->total.dropped += db.dropped;
+                inc->written = db;
+                inc->base_severity = MAX(inc->base_severity, sev);
+                inc->severity = MAX(inc->severity, sev);
+        }
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = fail(s, rc, "adopt");
+        sqlite3_finalize(st);
+        if (r >= 0)
+                s->adopted = true;
+        return r;
+}
+
+int store_foreach_open(Store *s, int (*cb)(const char *worker, int instance, IncidentCause cause, void *userdata),
+                       void *userdata) {
+        for (size_t k = 0; k < s->n_buckets; k++)
+                for (Incident *i = s->buckets[k], *next; i; i = next) {
+                        int r;
+
+                        next = i->hash_next;   /* cb may resolve i, which unlinks it */
+                        r = cb(i->worker, i->instance, i->cause, userdata);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
 int store_connect(Store *s, char **ret_quarantined) {
         int r;
 
@@ -652,6 +779,12 @@ int store_connect(Store *s, char **ret_quarantined) {
                 return r;
         }
 
+        r = adopt_open_incidents(s);
+        if (r < 0) {
+                disconnect(s);
+                return r;
+        }
+
         for (int k = 0; k < _ST_MAX; k++) {
                 int rc = sqlite3_prepare_v3(s->db, statements[k], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[k], NULL);
 
@@ -677,26 +810,6 @@ static IncidentState state_after(IncidentState old, EventKind kind) {
         return INCIDENT_MITIGATING;   /* vigild restarts or retries */
 }
 
-static Incident *incident_new(const StoreEvent *e, IncidentCause cause, usec_t at) {
-        Incident *inc = calloc(1, sizeof(Incident));
-
-        if (!inc)
-                return NULL;
-        *inc = (Incident) {
-                .instance = e->instance,
-                .cause = cause,
-                .base_severity = SEVERITY_LOW,
-                .severity = SEVERITY_LOW,
-                .category = e->category >= 0 ? e->category : event_kind_category(e->kind),
-                .state = INCIDENT_OPEN,
-                .error_type = e->kind,
-                .opened_at = at,
-                .last_seen = at,
-        };
-        if (e->worker && !(inc->worker = strdup(e->worker)))
-                return incident_free(inc);
-        return inc;
-}
 
 int store_record(Store *s, const StoreEvent *e, Severity *ret_severity) {
         IncidentCause cause;
@@ -758,14 +871,14 @@ int store_record(Store *s, const StoreEvent *e, Severity *ret_severity) {
                 if (inc->total.occurrences == inc->written.occurrences)
                         inc->unwritten_since = at;
                 inc->total.occurrences++;
-                inc->base_severity = MAX(inc->base_severity, sev);
                 if (e->category >= 0)
                         inc->category = e->category;
         }
+        inc->base_severity = MAX(inc->base_severity, sev);
         inc->last_seen = MAX(inc->last_seen, at);
         inc->state = state_after(inc->state, e->kind);
         inc->severity = incident_severity(inc->base_severity, inc->total.occurrences - inc->base.occurrences,
-                                          inc->last_seen > inc->opened_at ? inc->last_seen - inc->opened_at : 0);
+                                          usec_sub_unsigned(inc->last_seen, inc->opened_at));
         inc->total.seq++;
         inc->queued++;
         s->queue_end++;

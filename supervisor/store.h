@@ -61,13 +61,22 @@ static inline void store_freep(Store **s) {
 #define _cleanup_store_free_ _cleanup_(store_freep)
 
 /* Opens the database, creating it (mode 0640, root and reader_gid) and migrating its schema
- * as needed; a no-op when connected. A file that is not a database or is corrupt (including
+ * as needed, and adopts the incidents it has open (once); a no-op when connected. A file that is not a database or is corrupt (including
  * a failed quick_check) is moved aside with its -wal and -shm, never deleted, and replaced:
  * then *ret_quarantined (if given) gets the new name of the old file, to record as an
  * incident. Fails, leaving the file alone, with -EPROTONOSUPPORT for a schema newer than
  * this build, -EACCES, -EROFS, -EBUSY, -ENOSPC, -EIO... */
 int store_connect(Store *s, char **ret_quarantined);
 bool store_connected(const Store *s);
+
+/* True once the open incidents of the database were adopted (the first connect). */
+bool store_adopted(const Store *s);
+
+/* Calls cb for every open incident in memory (after the first connect, those the database had
+ * open are among them: vigild adopts them by key). cb may resolve the one it is given. Stops
+ * at the first negative return. */
+int store_foreach_open(Store *s, int (*cb)(const char *worker, int instance, IncidentCause cause, void *userdata),
+                       void *userdata);
 
 /* The SQLite message of the last failure ("" if none). */
 const char *store_last_error(const Store *s);

@@ -28,6 +28,7 @@ int worker_new(Manager *m, const WorkerConfig *c, Worker **ret) {
         w->manager = m;
         w->config = c;
         breaker_init(&w->breaker);
+        w->breaker_instance = -1;
 
         w->instances = calloc(c->instances, sizeof(Instance *));
         if (!w->instances) {
@@ -74,6 +75,23 @@ bool worker_has_processes(const Worker *w) {
         return false;
 }
 
+/* A breaker transition is part of the incident of the instance that opened it: opening
+ * escalates that incident to CRITICAL; half-open and closed are steps in its story. */
+static void record_breaker(Worker *w, EventKind kind, const char *message) {
+        Recorder *r = w->manager->recorder;
+
+        if (!r || w->breaker_instance < 0)
+                return;
+        (void) recorder_event(r, &(const StoreEvent) {
+                .kind = kind,
+                .worker = w->config->name,
+                .instance = w->breaker_instance,
+                .severity = _SEVERITY_INVALID,
+                .category = _CATEGORY_INVALID,
+                .message = message,
+        });
+}
+
 static void retry_held_instances(Worker *w) {
         /* Half-open admits one trial: the first held instance takes it, the rest stay held. */
         for (unsigned k = 0; k < w->n_instances; k++) {
@@ -89,6 +107,7 @@ static int on_breaker_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         if (!breaker_tick(&w->breaker, &w->config->breaker, now(CLOCK_MONOTONIC)))
                 return 0;
         log_worker(w, LOG_WARNING, "breaker open -> half-open");
+        record_breaker(w, EVENT_BREAKER_HALF_OPEN, "breaker half-open: one trial start");
         retry_held_instances(w);
         return 0;
 }
@@ -118,15 +137,20 @@ bool worker_record_failure(Worker *w, Instance *i, usec_t t) {
 
         state = breaker_record_failure(&w->breaker, c, t, &changed);
         if (changed) {
+                char message[256];
+
                 if (old == BREAKER_HALF_OPEN)
-                        log_worker(w, LOG_CRIT, "breaker half-open -> open (trial failed); next trial in %s",
-                                   format_duration(o, sizeof(o), c->open_for));
+                        (void) snprintf(message, sizeof(message), "breaker half-open -> open (trial failed); next trial in %s",
+                                        format_duration(o, sizeof(o), c->open_for));
                 else
-                        log_worker(w, LOG_CRIT,
-                                   "breaker closed -> open (%u failures within %s, last %s); next trial in %s",
-                                   breaker_failures_in_window(&w->breaker, c, t),
-                                   format_duration(d, sizeof(d), c->window), i->name,
-                                   format_duration(o, sizeof(o), c->open_for));
+                        (void) snprintf(message, sizeof(message),
+                                        "breaker closed -> open (%u failures within %s, last %s); next trial in %s",
+                                        breaker_failures_in_window(&w->breaker, c, t),
+                                        format_duration(d, sizeof(d), c->window), i->name,
+                                        format_duration(o, sizeof(o), c->open_for));
+                log_worker(w, LOG_CRIT, "%s", message);
+                w->breaker_instance = (int) i->index;
+                record_breaker(w, EVENT_BREAKER_OPEN, message);
                 arm_breaker_timer(w);
         }
         return state == BREAKER_CLOSED;
@@ -144,6 +168,7 @@ void worker_trial_succeeded(Worker *w) {
         if (!breaker_record_success(&w->breaker))
                 return;
         log_worker(w, LOG_NOTICE, "breaker half-open -> closed (trial stayed up)");
+        record_breaker(w, EVENT_BREAKER_CLOSED, "breaker closed: the trial stayed up");
         retry_held_instances(w);
 }
 

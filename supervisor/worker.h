@@ -19,6 +19,8 @@ typedef struct Worker {
         unsigned n_instances;
         Breaker breaker;
         sd_event_source *breaker_timer;
+        int breaker_instance;        /* the instance whose failure opened the breaker: its
+                                      * incident carries the breaker's story; -1 none */
 } Worker;
 
 /* Creates the worker and its config->instances instances (all STOPPED). Non-logging. */

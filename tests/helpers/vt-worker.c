@@ -14,7 +14,8 @@
  *                           setsid(), writes its pid to PIDFILE and pauses forever
  *   --report FILE           write uid/gid/groups, pgid, sid, SigBlk/SigIgn/SigCgt, the cgroup
  *                           line, limits and the environment to FILE (atomically, by rename)
- *   --term-log FILE         on SIGTERM append "term PID" to FILE, then die of SIGTERM */
+ *   --term-log FILE         on SIGTERM append "term PID" to FILE, then die of SIGTERM
+ *   --now                   print CLOCK_MONOTONIC in microseconds (the stamps' clock) and exit */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -228,6 +229,7 @@ static void parse_argv(int argc, char *argv[]) {
                 ARG_DOUBLE_FORK,
                 ARG_REPORT,
                 ARG_TERM_LOG,
+                ARG_NOW,
         };
         static const struct option options[] = {
                 { "stamp", required_argument, NULL, ARG_STAMP },
@@ -239,6 +241,7 @@ static void parse_argv(int argc, char *argv[]) {
                 { "double-fork", required_argument, NULL, ARG_DOUBLE_FORK },
                 { "report", required_argument, NULL, ARG_REPORT },
                 { "term-log", required_argument, NULL, ARG_TERM_LOG },
+                { "now", no_argument, NULL, ARG_NOW },
                 {}
         };
         int c;
@@ -272,6 +275,10 @@ static void parse_argv(int argc, char *argv[]) {
                 case ARG_TERM_LOG:
                         arg_term_log = optarg;
                         break;
+                case ARG_NOW:
+                        /* The clock of the start stamps, for scenarios to compare with. */
+                        printf("%llu\n", now_usec());
+                        exit(0);
                 default:
                         exit(2);
                 }

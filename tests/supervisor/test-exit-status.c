@@ -2,6 +2,7 @@
  * "Error classification", the configurable permanent list, the crash signal set, the wording
  * of exit_status_describe() and its refusal to overflow the caller's buffer.
  * Builds WorkerConfig structs by hand so that it depends on nothing but the module under test. */
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -390,6 +391,49 @@ static void test_string_tables_round_trip(void **state) {
         assert_int_equal(spawn_stage_from_string(""), _SPAWN_STAGE_INVALID);
 }
 
+static void test_event_kind_and_category_of_ends(void **state) {
+        ExitInfo exited = { .cause = EXIT_CAUSE_EXITED, .code = 78 };
+        ExitInfo exited66 = { .cause = EXIT_CAUSE_EXITED, .code = 66 };
+        ExitInfo spawn = { .cause = EXIT_CAUSE_SPAWN_FAILED, .spawn_errno = ENOENT, .spawn_stage = SPAWN_STAGE_EXEC };
+        ExitInfo killed = { .cause = EXIT_CAUSE_KILLED, .code = SIGSEGV };
+
+        assert_int_equal(exit_event_kind(EXIT_CLASS_STOPPED, &killed), _EVENT_KIND_INVALID);
+        assert_int_equal(exit_event_kind(EXIT_CLASS_SUCCESS, &exited), _EVENT_KIND_INVALID);
+        assert_int_equal(exit_event_kind(EXIT_CLASS_TRANSIENT, &exited), EVENT_FAILED_EXIT);
+        assert_int_equal(exit_event_kind(EXIT_CLASS_CRASH, &killed), EVENT_CRASH);
+        assert_int_equal(exit_event_kind(EXIT_CLASS_UNRESPONSIVE, &killed), EVENT_UNRESPONSIVE);
+        assert_int_equal(exit_event_kind(EXIT_CLASS_RESOURCE, &spawn), EVENT_RESOURCE_WAIT);
+        assert_int_equal(exit_event_kind(EXIT_CLASS_PERMANENT, &exited), EVENT_PERMANENT_EXIT);
+        assert_int_equal(exit_event_kind(EXIT_CLASS_PERMANENT, &spawn), EVENT_EXEC_FAILED);
+
+        assert_int_equal(exit_event_category(EXIT_CLASS_PERMANENT, &exited), CATEGORY_VALIDATION);
+        assert_int_equal(exit_event_category(EXIT_CLASS_PERMANENT, &exited66), CATEGORY_PERMANENT);
+        assert_int_equal(exit_event_category(EXIT_CLASS_PERMANENT, &spawn), CATEGORY_PERMANENT);
+        assert_int_equal(exit_event_category(EXIT_CLASS_RESOURCE, &spawn), CATEGORY_RESOURCE);
+        assert_int_equal(exit_event_category(EXIT_CLASS_CRASH, &killed), CATEGORY_TRANSIENT);
+}
+
+static void test_details_json(void **state) {
+        ExitInfo dumped = { .cause = EXIT_CAUSE_DUMPED, .code = SIGABRT, .oom_killed = true };
+        ExitInfo spawn = { .cause = EXIT_CAUSE_SPAWN_FAILED, .spawn_errno = EACCES, .spawn_stage = SPAWN_STAGE_CWD };
+        ExitInfo watchdog = { .cause = EXIT_CAUSE_KILLED, .code = SIGABRT, .verdict = EXIT_VERDICT_WATCHDOG };
+        ExitInfo exited = { .cause = EXIT_CAUSE_EXITED, .code = 3 };
+        char buf[256], tiny[12];
+
+        assert_string_equal(exit_status_details_json(&dumped, EXIT_CLASS_CRASH, 42, buf, sizeof buf),
+                            "{\"class\":\"crash\",\"pid\":42,\"signal\":\"ABRT\",\"core_dumped\":true,"
+                            "\"oom_killed\":true}");
+        assert_string_equal(exit_status_details_json(&spawn, EXIT_CLASS_PERMANENT, 0, buf, sizeof buf),
+                            "{\"class\":\"permanent\",\"spawn_stage\":\"cwd\",\"errno\":\"EACCES\"}");
+        assert_string_equal(exit_status_details_json(&watchdog, EXIT_CLASS_UNRESPONSIVE, 7, buf, sizeof buf),
+                            "{\"class\":\"unresponsive\",\"pid\":7,\"signal\":\"ABRT\",\"core_dumped\":false,"
+                            "\"verdict\":\"watchdog\"}");
+        assert_string_equal(exit_status_details_json(&exited, EXIT_CLASS_TRANSIENT, 9, buf, sizeof buf),
+                            "{\"class\":\"transient\",\"pid\":9,\"exit_code\":3}");
+        /* Too small: valid JSON all the same. */
+        assert_string_equal(exit_status_details_json(&dumped, EXIT_CLASS_CRASH, 42, tiny, sizeof tiny), "{}");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_classification_table),
@@ -411,6 +455,8 @@ int main(void) {
                 cmocka_unit_test(test_describe_never_overflows),
                 cmocka_unit_test(test_describe_with_empty_buffer_writes_nothing),
                 cmocka_unit_test(test_string_tables_round_trip),
+                cmocka_unit_test(test_event_kind_and_category_of_ends),
+                cmocka_unit_test(test_details_json),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,7 +58,7 @@ static void test_defaults_per_kind(void **state) {
         assert_int_equal(event_kind_category(EVENT_RESOURCE_WAIT), CATEGORY_RESOURCE);
 
         assert_true(event_kind_is_occurrence(EVENT_CRASH));
-        assert_true(event_kind_is_occurrence(EVENT_BREAKER_OPEN));
+        assert_false(event_kind_is_occurrence(EVENT_BREAKER_OPEN));
         assert_false(event_kind_is_occurrence(EVENT_RESTARTED));
         assert_false(event_kind_is_occurrence(EVENT_BREAKER_CLOSED));
 }

@@ -214,6 +214,11 @@ static void test_breaker_escalates_the_same_incident(void **state) {
         assert_int_equal(query_int(t->path, "SELECT count(*) FROM incidents"), 1);
         assert_int_equal(query_int(t->path, "SELECT severity FROM incidents"), SEVERITY_CRITICAL);
         assert_text(query_text(t->path, "SELECT state FROM incidents"), "escalated");
+        /* The breaker is a step in the failures' story, not another failure. */
+        assert_int_equal(query_int(t->path, "SELECT occurrences FROM incidents"), 1);
+        assert_text(query_text(t->path, "SELECT message FROM incidents"), "exit 3");
+        assert_text(query_text(t->path, "SELECT group_concat(kind) FROM (SELECT kind FROM events ORDER BY seq)"),
+                    "failed-exit,breaker-open,breaker-half-open");
 }
 
 static void test_storm_costs_one_commit(void **state) {
@@ -344,6 +349,57 @@ static void test_unwritable_store_queues_bounded_and_flushes_later(void **state)
                     "1,23,24,25,26,27,28,29,30");
         free(sub);
         free(subpath);
+}
+
+static int collect_open(const char *worker, int instance, IncidentCause cause, void *userdata) {
+        unsigned *n = userdata;
+
+        (*n)++;
+        return 0;
+}
+
+static void test_open_incidents_are_adopted_after_a_restart(void **state) {
+        TestState *t = *state;
+        Store *s = open_store(t, 0, 0, 0);
+        unsigned n_open = 0;
+        Severity sev;
+        uint64_t n;
+
+        for (int k = 0; k < 12; k++)
+                record(s, EVENT_FAILED_EXIT, "ad", 0, 1000 + (usec_t) k, "exit 1");
+        record(s, EVENT_CRASH, "ad", 1, 2000, "resolved one");
+        assert_int_equal(store_resolve(s, "ad", 1, CAUSE_FAILURE, RESOLUTION_AUTO, 2500, "vigild", NULL), 1);
+        assert_int_equal(store_flush(s), 1);
+
+        /* A new vigild: the open incident is taken over with its exact counts. */
+        s = open_store(t, 0, 0, 0);
+        assert_false(store_adopted(s));
+        assert_int_equal(store_connect(s, NULL), 0);
+        assert_true(store_adopted(s));
+        assert_true(store_lookup(s, "ad", 0, CAUSE_FAILURE, &sev, &n));
+        assert_int_equal(n, 12);
+        assert_int_equal(sev, SEVERITY_HIGH);
+        assert_false(store_lookup(s, "ad", 1, CAUSE_FAILURE, NULL, NULL));
+        assert_int_equal(store_foreach_open(s, collect_open, &n_open), 0);
+        assert_int_equal(n_open, 1);
+        record(s, EVENT_FAILED_EXIT, "ad", 0, 3000, "exit 2");
+        assert_int_equal(store_flush(s), 1);
+        assert_int_equal(query_int(t->path, "SELECT count(*) FROM incidents"), 2);
+        assert_int_equal(query_int(t->path, "SELECT occurrences FROM incidents WHERE instance = 0"), 13);
+        assert_int_equal(query_int(t->path, "SELECT max(seq) FROM events"), 13);
+
+        /* Another vigild that records before it can connect: the memory incident and the
+         * database's are one, counts added, events numbered after the written ones. */
+        s = open_store(t, 0, 0, 0);
+        record(s, EVENT_FAILED_EXIT, "ad", 0, 4000, "exit 3");
+        record(s, EVENT_FAILED_EXIT, "ad", 0, 4001, "exit 4");
+        assert_int_equal(store_flush(s), 1);
+        assert_int_equal(query_int(t->path, "SELECT count(*) FROM incidents"), 2);
+        assert_int_equal(query_int(t->path, "SELECT occurrences FROM incidents WHERE instance = 0"), 15);
+        assert_int_equal(query_int(t->path, "SELECT opened_at FROM incidents WHERE instance = 0"), 1000);
+        assert_text(query_text(t->path, "SELECT group_concat(seq) FROM (SELECT seq FROM events WHERE seq > 12"
+                                        " ORDER BY seq)"), "13,14,15");
+        assert_text(query_text(t->path, "SELECT message FROM incidents WHERE instance = 0"), "exit 4");
 }
 
 static void test_failed_flush_is_retried_without_loss(void **state) {
@@ -521,6 +577,7 @@ int main(void) {
                 T(test_manual_resolution_is_never_reopened),
                 T(test_auto_resolution_then_a_new_incident),
                 T(test_unwritable_store_queues_bounded_and_flushes_later),
+                T(test_open_incidents_are_adopted_after_a_restart),
                 T(test_failed_flush_is_retried_without_loss),
                 T(test_corrupt_file_is_quarantined_with_wal_and_shm),
                 T(test_damaged_page_fails_quick_check_and_is_quarantined),

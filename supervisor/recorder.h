@@ -1,0 +1,53 @@
+/* The recorder: vigild's side of the incident store. It owns the Store and the event sources
+ * that decide when it is written:
+ *
+ *  - an idle source (SD_EVENT_PRIORITY_IDLE) flushes once nothing else is pending, so a
+ *    storm of crashes handled in one loop turn is one commit, after the restarts;
+ *  - an age timer flushes when the oldest queued event has waited store_flush_interval, and a
+ *    size threshold flushes at once, so a busy loop cannot starve the store;
+ *  - a failed flush enters degraded mode: supervision goes on unchanged, the store keeps
+ *    everything in memory (bounded), retries with backoff, and once writable records the
+ *    outage as an incident of its own with how many events were queued and dropped;
+ *  - an idle timer runs WAL checkpoints (the connection never checkpoints inside a commit)
+ *    and the retention purge.
+ *
+ * Logs (store failures and recoveries); the events themselves are logged by their callers. */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "store.h"
+
+typedef struct Recorder Recorder;
+
+/* Creates the store for state_dir/incidents.db and connects it; a store that cannot be opened
+ * is not fatal (degraded from the start). Once the store's open incidents are adopted, those
+ * of workers or instances no longer in config are resolved as obsolete. config must outlive
+ * the recorder. Fails only for lack of memory or event sources. */
+int recorder_new(sd_event *event, const Config *config, Recorder **ret);
+
+/* Writes what is queued (a final attempt) and frees. Accepts NULL; returns NULL. */
+Recorder *recorder_free(Recorder *r);
+static inline void recorder_freep(Recorder **r) {
+        recorder_free(*r);
+}
+
+/* Records an event (see store_record()) and schedules a flush. Returns the severity of its
+ * incident afterwards, for the journal priority of the caller's log line. Never fails: lack
+ * of memory is logged and the severity of the event kind returned. */
+Severity recorder_event(Recorder *r, const StoreEvent *e);
+
+/* Resolves the open incident of a key, if there is one (see store_resolve()). */
+void recorder_resolve(Recorder *r, const char *worker, int instance, IncidentCause cause, Resolution how,
+                      const char *note);
+
+/* True if an incident of the key is open. */
+bool recorder_has_open(const Recorder *r, const char *worker, int instance, IncidentCause cause);
+
+/* True while the store cannot be written. */
+bool recorder_degraded(const Recorder *r);
+
+/* For tests and benchmarks: the store's counters. */
+void recorder_get_counters(const Recorder *r, StoreCounters *ret);

@@ -1,0 +1,69 @@
+#!/bin/bash
+# Every failure the core detects is recorded in the incident store, state_dir/incidents.db:
+# repeated crashes of one instance fold into one incident with each crash and each restart as
+# an event, the breaker opening escalates that incident to CRITICAL instead of opening another,
+# an exec failure and a permanent exit (78, "validation") are CRITICAL incidents of their own,
+# and the journal priority of each end follows its incident's severity. A second vigild on the
+# same store adopts the open incident (one row per key, counts continuing) and resolves the
+# incidents of workers that are no longer configured as obsolete.
+. "$(dirname "$0")/lib.sh"
+
+command -v sqlite3 > /dev/null || skip "the sqlite3 shell is not installed"
+DB=$T/state/incidents.db
+q() { sqlite3 -readonly "$DB" "$1"; }
+
+crasher='{
+                name = "crasher";
+                command = [ "'"$VT_WORKER"'", "--stamp", "'"$T/stamps"'", "--crash", "SEGV", "--after", "50" ];
+                start_secs = "10ms";
+                backoff = { initial = "10ms"; max = "50ms"; reset_after = "1m"; };
+                breaker = { failures = 4; window = "1m"; open_for = "1m"; };
+        }'
+write_config "$T/vigil.conf" <<EOF
+daemon = { store_flush_interval = "100ms"; };
+workers = (
+        $crasher,
+        { name = "badexec"; command = [ "/nonexistent/vigil-test-program" ]; },
+        { name = "badconf"; command = [ "$VT_WORKER", "--exit", "78" ]; }
+);
+EOF
+
+start_vigild "$T/vigil.conf"
+wait_for_log 'crasher: breaker closed -> open'
+wait_for_log 'badexec:0: [a-z]+ -> fatal'
+wait_for_log 'badconf:0: [a-z]+ -> fatal'
+wait_until '[[ -f $DB ]] && (( $(q "SELECT count(*) FROM events WHERE kind = '"'breaker-open'"'") == 1 ))' 10
+
+assert_eq "$(q "SELECT count(*) FROM incidents")" 3 "incidents"
+assert_eq "$(q "SELECT cause, category, severity, error_type, occurrences, state FROM incidents WHERE worker = 'crasher'")" \
+        "failure|transient|3|crash|4|escalated" "the crasher's incident"
+assert_eq "$(q "SELECT group_concat(kind, ' ') FROM (SELECT kind FROM events WHERE incident_id =
+                (SELECT id FROM incidents WHERE worker = 'crasher') ORDER BY seq)")" \
+        "crash restarted crash restarted crash restarted crash breaker-open" "the crasher's story"
+assert_eq "$(q "SELECT json_extract(details, '\$.signal') FROM events WHERE kind = 'crash' LIMIT 1")" "SEGV" \
+        "a crash's details"
+assert_eq "$(q "SELECT category, severity, error_type, json_extract(details, '\$.errno') FROM incidents WHERE worker = 'badexec'")" \
+        "permanent|3|exec-failed|ENOENT" "the exec failure's incident"
+assert_eq "$(q "SELECT category, severity, error_type, json_extract(details, '\$.exit_code') FROM incidents WHERE worker = 'badconf'")" \
+        "validation|3|permanent-exit|78" "the permanent exit's incident"
+# Journal priority follows severity: crashes are HIGH (err), the rest CRITICAL (crit, "critical" on stderr).
+assert_log '^error: crasher:0: pid [0-9]+ killed by SIGSEGV'
+assert_log '^critical: badconf:0: pid [0-9]+ exited with code 78'
+assert_eq "$(stat -c '%a %U' "$DB")" "640 root" "the store's mode and owner"
+stop_vigild
+
+# A second vigild with only the crasher: the others' incidents are obsolete, the crasher's is
+# adopted and goes on counting.
+crasher_id=$(q "SELECT id FROM incidents WHERE worker = 'crasher'")
+write_config "$T/vigil.conf" <<EOF
+daemon = { store_flush_interval = "100ms"; };
+workers = ( $crasher );
+EOF
+start_vigild "$T/vigil.conf"
+wait_until '[[ $(q "SELECT group_concat(resolution) FROM incidents WHERE worker <> '"'crasher'"'") == obsolete,obsolete ]]' 10
+wait_until '(( $(q "SELECT occurrences FROM incidents WHERE worker = '"'crasher'"'") >= 6 ))' 20
+assert_eq "$(q "SELECT count(*) FROM incidents WHERE worker = 'crasher'")" 1 "incidents of crasher:0 after the restart"
+assert_eq "$(q "SELECT id FROM incidents WHERE worker = 'crasher'")" "$crasher_id" "the adopted incident's id"
+assert_eq "$(q "SELECT state FROM incidents WHERE worker = 'badexec'")" resolved "the obsolete incident's state"
+stop_vigild
+exit 0
