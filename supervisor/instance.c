@@ -393,12 +393,15 @@ static bool is_external_stop_signal(const ExitInfo *info) {
                IN_SET(info->code, SIGTERM, SIGINT, SIGHUP);
 }
 
+static void save_state(Instance *i);
+
 static void instance_enter_restart(Instance *i) {
         const WorkerConfig *c = instance_config(i);
         char d[FORMAT_DURATION_MAX], cap[FORMAT_DURATION_MAX], reason[160];
         usec_t delay;
 
         i->restarts++;
+        save_state(i);
         delay = restart_policy_next_delay(i->restarts, &c->backoff, random_u64());
         (void) snprintf(reason, sizeof(reason), "restart %u in %s (cap %s)", i->restarts,
                         format_duration_approx(d, sizeof(d), delay, USEC_PER_MSEC),
@@ -637,6 +640,22 @@ static void instance_handle_end(Instance *i, const ExitInfo *info) {
                          ACCURACY_RESTART_USEC, on_state_timer);
 }
 
+/* The crash-loop state goes to the store whenever it changes, so a restarted vigild goes on
+ * with the same backoff level. A stop does not touch it: vigild stopping is no recovery. */
+static void save_state(Instance *i) {
+        Manager *m = instance_manager(i);
+
+        if (m->recorder)
+                recorder_save_instance_state(m->recorder, instance_config(i)->name, i->index,
+                                             &(const StoreInstanceState) { .backoff_level = i->restarts,
+                                                                           .deaths = i->deaths });
+}
+
+void instance_restore_state(Instance *i, const StoreInstanceState *st) {
+        i->restarts = st->backoff_level;
+        i->deaths = st->deaths;
+}
+
 /* Records a failed end as an event of the instance's incident. Returns the journal priority of
  * the end's log line: that of the incident's severity, or the class's level for an end that is
  * no failure. */
@@ -648,6 +667,10 @@ static int record_end(Instance *i, const char *desc) {
 
         if (kind < 0 || !m->recorder)
                 return exit_log_level(i->last_class);
+        if (event_kind_is_occurrence(kind) && kind != EVENT_RESOURCE_WAIT) {
+                i->deaths++;
+                save_state(i);
+        }
         sev = recorder_event(m->recorder, &(const StoreEvent) {
                 .kind = kind,
                 .worker = instance_config(i)->name,
@@ -870,6 +893,11 @@ static int on_stable_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 if (i->restarts > 0)
                         log_instance(i, LOG_INFO, "stable, backoff level %u reset", i->restarts);
                 resolve_incidents(i, "ran stably");
+                if (i->restarts > 0 || i->deaths > 0) {
+                        i->restarts = 0;
+                        i->deaths = 0;
+                        save_state(i);
+                }
                 i->restarts = 0;
                 i->resource_waits = 0;
                 i->resource_escalated = false;

@@ -15,6 +15,7 @@
 #include "output.h"
 #include "ratelimit.h"
 #include "restart-policy.h"
+#include "store.h"
 #include "time-util.h"
 
 typedef struct Worker Worker;
@@ -85,6 +86,7 @@ typedef struct Instance {
         FatalReason fatal_reason;
 
         unsigned restarts;           /* consecutive restarts: the backoff level */
+        unsigned deaths;             /* failed ends since it last ran stably */
         unsigned resource_waits;
         usec_t resource_wait_since;
         bool resource_escalated;
@@ -140,3 +142,7 @@ const char *instance_active_state_to_string(InstanceActiveState s) _pure_;
 InstanceActiveState instance_active_state_from_string(const char *s) _pure_;
 const char *fatal_reason_to_string(FatalReason r) _pure_;
 FatalReason fatal_reason_from_string(const char *s) _pure_;
+
+/* Takes over the crash-loop state an earlier vigild saved (backoff level, deaths), before
+ * the instance first starts. */
+void instance_restore_state(Instance *i, const StoreInstanceState *st);

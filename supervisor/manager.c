@@ -622,6 +622,37 @@ static void setup_output(Manager *m) {
                             "with WORKER:INSTANCE", JOURNAL_STREAM_SOCKET);
 }
 
+/* What an earlier vigild saved of its crash loops: breakers and backoff levels. */
+static void restore_state(Manager *m) {
+        for (size_t k = 0; k < m->n_workers; k++) {
+                Worker *w = m->workers[k];
+                StoreWorkerState ws;
+                int r;
+
+                r = recorder_load_worker_state(m->recorder, w->config->name, &ws);
+                if (r == -ENOTCONN)
+                        return;   /* no store: nothing to restore; logged already */
+                if (r < 0)
+                        log_warning_errno(r, "cannot read the saved breaker of %s: %m; starting afresh", w->config->name);
+                else if (r > 0)
+                        worker_restore_state(w, &ws);
+
+                for (unsigned j = 0; j < w->n_instances; j++) {
+                        Instance *i = w->instances[j];
+                        StoreInstanceState is;
+
+                        r = recorder_load_instance_state(m->recorder, w->config->name, j, &is);
+                        if (r < 0)
+                                log_warning_errno(r, "cannot read the saved state of %s: %m; starting afresh", i->name);
+                        else if (r > 0 && (is.backoff_level > 0 || is.deaths > 0)) {
+                                instance_restore_state(i, &is);
+                                log_info("%s: restored backoff level %u, %u failure(s) since it last ran stably",
+                                         i->name, is.backoff_level, is.deaths);
+                        }
+                }
+        }
+}
+
 int manager_startup(Manager *m) {
         unsigned n_instances = 0;
         int r;
@@ -641,6 +672,7 @@ int manager_startup(Manager *m) {
         r = recorder_new(m->event, m->config, &m->recorder);
         if (r < 0)
                 return r;
+        restore_state(m);
 
         manager_set_state(m, MANAGER_RUNNING);
         for (size_t k = 0; k < m->n_workers; k++) {

@@ -383,3 +383,29 @@ bool recorder_degraded(const Recorder *r) {
 void recorder_get_counters(const Recorder *r, StoreCounters *ret) {
         store_get_counters(r->store, ret);
 }
+
+void recorder_save_worker_state(Recorder *r, const char *worker, const StoreWorkerState *st) {
+        int k = store_set_worker_state(r->store, worker, st);
+
+        if (k < 0)
+                log_store(LOG_ERR, k, "cannot save the breaker state of %s: %m", worker);
+        else
+                schedule(r);
+}
+
+void recorder_save_instance_state(Recorder *r, const char *worker, unsigned instance, const StoreInstanceState *st) {
+        int k = store_set_instance_state(r->store, worker, instance, st);
+
+        if (k < 0)
+                log_store(LOG_ERR, k, "cannot save the state of %s:%u: %m", worker, instance);
+        else
+                schedule(r);
+}
+
+int recorder_load_worker_state(Recorder *r, const char *worker, StoreWorkerState *ret) {
+        return store_get_worker_state(r->store, worker, ret);
+}
+
+int recorder_load_instance_state(Recorder *r, const char *worker, unsigned instance, StoreInstanceState *ret) {
+        return store_get_instance_state(r->store, worker, instance, ret);
+}

@@ -55,6 +55,26 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
         "  details TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(details))"
         ");"
         "CREATE UNIQUE INDEX actions_incident_seq ON actions (incident_id, seq);",
+
+        /* 1 -> 2: the crash-loop state, so that a restarted vigild goes on where it was: each
+         * worker's breaker (its failure times as a JSON array, microseconds since the epoch) and
+         * each instance's backoff level and failures since it last ran stably. */
+        "CREATE TABLE worker_state ("
+        "  worker TEXT PRIMARY KEY,"
+        "  breaker_state TEXT NOT NULL CHECK (breaker_state IN ('closed','open','half-open')),"
+        "  failures TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(failures)),"
+        "  opened_at INTEGER,"
+        "  times_opened INTEGER NOT NULL DEFAULT 0,"
+        "  updated_at INTEGER NOT NULL"
+        ");"
+        "CREATE TABLE instance_state ("
+        "  worker TEXT NOT NULL,"
+        "  instance INTEGER NOT NULL,"
+        "  backoff_level INTEGER NOT NULL,"
+        "  deaths INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (worker, instance)"
+        ") WITHOUT ROWID;",
 };
 
 const char *store_schema_migration(unsigned from_version) {

@@ -71,11 +71,24 @@ typedef struct QueuedEvent {
         bool dropped;
 } QueuedEvent;
 
+/* The latest crash-loop state of a worker (instance < 0) or an instance. */
+typedef struct StateEntry StateEntry;
+struct StateEntry {
+        char *worker;
+        int instance;
+        bool dirty;
+        StoreWorkerState worker_state;
+        StoreInstanceState instance_state;
+        StateEntry *hash_next;
+};
+
 enum {
         ST_INSERT_INCIDENT,
         ST_UPDATE_INCIDENT,
         ST_INSERT_EVENT,
         ST_TRIM_EVENT,
+        ST_UPSERT_WORKER_STATE,
+        ST_UPSERT_INSTANCE_STATE,
         _ST_MAX,
 };
 
@@ -94,6 +107,17 @@ static const char *const statements[_ST_MAX] = {
                 "INSERT INTO events (incident_id, seq, at, kind, severity, message, details)"
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         [ST_TRIM_EVENT] = "DELETE FROM events WHERE incident_id = ?1 AND seq = ?2",
+        [ST_UPSERT_WORKER_STATE] =
+                "INSERT INTO worker_state (worker, breaker_state, failures, opened_at, times_opened, updated_at)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (worker) DO UPDATE SET"
+                " breaker_state = excluded.breaker_state, failures = excluded.failures,"
+                " opened_at = excluded.opened_at, times_opened = excluded.times_opened,"
+                " updated_at = excluded.updated_at",
+        [ST_UPSERT_INSTANCE_STATE] =
+                "INSERT INTO instance_state (worker, instance, backoff_level, deaths, updated_at)"
+                " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (worker, instance) DO UPDATE SET"
+                " backoff_level = excluded.backoff_level, deaths = excluded.deaths,"
+                " updated_at = excluded.updated_at",
 };
 
 struct Store {
@@ -117,6 +141,11 @@ struct Store {
         size_t queue_end, queue_size;
         size_t n_queued;         /* live (not dropped) */
         size_t drop_cursor;      /* where the search for the oldest repeat resumes */
+
+        StateEntry **state_buckets;   /* crash-loop states by (worker, instance) */
+        size_t n_state_buckets, n_states;
+        StateEntry **dirty_states;
+        size_t n_dirty_states, dirty_states_size;
 
         StoreCounters counters;
         bool adopted;            /* open incidents of the database taken over (once) */
@@ -432,6 +461,14 @@ Store *store_free(Store *s) {
                         incident_free(i);
                 }
         free(s->buckets);
+        for (size_t k = 0; k < s->n_state_buckets; k++)
+                for (StateEntry *e = s->state_buckets[k], *next; e; e = next) {
+                        next = e->hash_next;
+                        free(e->worker);
+                        free(e);
+                }
+        free(s->state_buckets);
+        free(s->dirty_states);
         free(s->path);
         return mfree(s);
 }
@@ -926,6 +963,202 @@ bool store_lookup(const Store *s, const char *worker, int instance, IncidentCaus
 }
 
 /* ---------------------------------------------------------------------------------------- *
+ * Crash-loop state                                                                          */
+
+static int step_done(Store *s, sqlite3_stmt *st, const char *what);
+
+static StateEntry *state_entry(Store *s, const char *worker, int instance) {
+        size_t b;
+        StateEntry *e;
+
+        if (s->n_state_buckets > 0)
+                for (e = s->state_buckets[key_hash(worker, instance, 0) & (s->n_state_buckets - 1)]; e;
+                     e = e->hash_next)
+                        if (e->instance == instance && streq(e->worker, worker))
+                                return e;
+
+        if (s->n_states >= s->n_state_buckets) {
+                size_t n = MAX(s->n_state_buckets * 2, (size_t) 64);
+                StateEntry **nb = calloc(n, sizeof(StateEntry *));
+
+                if (!nb)
+                        return NULL;
+                for (size_t k = 0; k < s->n_state_buckets; k++)
+                        for (StateEntry *i = s->state_buckets[k], *next; i; i = next) {
+                                next = i->hash_next;
+                                b = key_hash(i->worker, i->instance, 0) & (n - 1);
+                                i->hash_next = nb[b];
+                                nb[b] = i;
+                        }
+                free(s->state_buckets);
+                s->state_buckets = nb;
+                s->n_state_buckets = n;
+        }
+        e = calloc(1, sizeof(StateEntry));
+        if (!e || !(e->worker = strdup(worker))) {
+                free(e);
+                return NULL;
+        }
+        e->instance = instance;
+        b = key_hash(worker, instance, 0) & (s->n_state_buckets - 1);
+        e->hash_next = s->state_buckets[b];
+        s->state_buckets[b] = e;
+        s->n_states++;
+        return e;
+}
+
+static int state_mark_dirty(Store *s, StateEntry *e) {
+        if (e->dirty)
+                return 0;
+        if (s->n_dirty_states >= s->dirty_states_size) {
+                size_t n = MAX(s->dirty_states_size * 2, (size_t) 64);
+                StateEntry **d = reallocarray(s->dirty_states, n, sizeof(StateEntry *));
+
+                if (!d)
+                        return -ENOMEM;
+                s->dirty_states = d;
+                s->dirty_states_size = n;
+        }
+        s->dirty_states[s->n_dirty_states++] = e;
+        e->dirty = true;
+        return 0;
+}
+
+int store_set_worker_state(Store *s, const char *worker, const StoreWorkerState *st) {
+        StateEntry *e;
+
+        assert(s);
+        assert(worker);
+        assert(st);
+        assert(st->n_failures <= STORE_FAILURES_MAX);
+
+        e = state_entry(s, worker, -1);
+        if (!e)
+                return -ENOMEM;
+        e->worker_state = *st;
+        return state_mark_dirty(s, e);
+}
+
+int store_set_instance_state(Store *s, const char *worker, unsigned instance, const StoreInstanceState *st) {
+        StateEntry *e;
+
+        assert(s);
+        assert(worker);
+        assert(st);
+
+        e = state_entry(s, worker, (int) instance);
+        if (!e)
+                return -ENOMEM;
+        e->instance_state = *st;
+        return state_mark_dirty(s, e);
+}
+
+static int write_state(Store *s, const StateEntry *e, usec_t now_rt) {
+        sqlite3_stmt *st;
+        int rc;
+
+        if (e->instance < 0) {
+                const StoreWorkerState *w = &e->worker_state;
+                char json[STORE_FAILURES_MAX * 21 + 3];
+                size_t pos = 0;
+
+                json[pos++] = '[';
+                for (unsigned k = 0; k < w->n_failures; k++)
+                        pos += (size_t) snprintf(json + pos, sizeof json - pos, "%s%" PRIu64, k ? "," : "",
+                                                 w->failures[k]);
+                (void) snprintf(json + pos, sizeof json - pos, "]");
+
+                st = s->stmt[ST_UPSERT_WORKER_STATE];
+                rc = sqlite3_bind_text(st, 1, e->worker, -1, SQLITE_STATIC);
+                rc = rc ?: sqlite3_bind_text(st, 2, w->breaker_state, -1, SQLITE_STATIC);
+                rc = rc ?: sqlite3_bind_text(st, 3, json, -1, SQLITE_TRANSIENT);
+                rc = rc ?: (w->opened_at > 0 ? sqlite3_bind_int64(st, 4, (sqlite3_int64) w->opened_at)
+                                             : sqlite3_bind_null(st, 4));
+                rc = rc ?: sqlite3_bind_int64(st, 5, w->times_opened);
+                rc = rc ?: sqlite3_bind_int64(st, 6, (sqlite3_int64) now_rt);
+        } else {
+                st = s->stmt[ST_UPSERT_INSTANCE_STATE];
+                rc = sqlite3_bind_text(st, 1, e->worker, -1, SQLITE_STATIC);
+                rc = rc ?: sqlite3_bind_int(st, 2, e->instance);
+                rc = rc ?: sqlite3_bind_int64(st, 3, e->instance_state.backoff_level);
+                rc = rc ?: sqlite3_bind_int64(st, 4, e->instance_state.deaths);
+                rc = rc ?: sqlite3_bind_int64(st, 5, (sqlite3_int64) now_rt);
+        }
+        if (rc != SQLITE_OK) {
+                (void) sqlite3_clear_bindings(st);
+                return fail(s, rc, "bind");
+        }
+        return step_done(s, st, "save state");
+}
+
+int store_get_worker_state(Store *s, const char *worker, StoreWorkerState *ret) {
+        sqlite3_stmt *st = NULL;
+        StoreWorkerState w = {};
+        int rc, r = 0;
+
+        if (!s->db)
+                return -ENOTCONN;
+        rc = sqlite3_prepare_v2(s->db,
+                                "SELECT breaker_state, coalesce(opened_at, 0), times_opened FROM worker_state"
+                                " WHERE worker = ?1", -1, &st, NULL);
+        rc = rc ?: sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                (void) snprintf(w.breaker_state, sizeof w.breaker_state, "%s",
+                                (const char *) sqlite3_column_text(st, 0) ?: "closed");
+                w.opened_at = (usec_t) sqlite3_column_int64(st, 1);
+                w.times_opened = (unsigned) sqlite3_column_int64(st, 2);
+                r = 1;
+                rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE)
+                rc = SQLITE_OK;
+        sqlite3_finalize(st);
+        st = NULL;
+        if (rc != SQLITE_OK)
+                return fail(s, rc, "read worker state");
+        if (r == 0)
+                return 0;
+
+        rc = sqlite3_prepare_v2(s->db,
+                                "SELECT j.value FROM worker_state, json_each(worker_state.failures) AS j"
+                                " WHERE worker_state.worker = ?1 ORDER BY j.key", -1, &st, NULL);
+        rc = rc ?: sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
+        while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (w.n_failures < STORE_FAILURES_MAX)
+                        w.failures[w.n_failures++] = (usec_t) sqlite3_column_int64(st, 0);
+                rc = SQLITE_OK;
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE && rc != SQLITE_OK)
+                return fail(s, rc, "read worker state");
+        *ret = w;
+        return 1;
+}
+
+int store_get_instance_state(Store *s, const char *worker, unsigned instance, StoreInstanceState *ret) {
+        sqlite3_stmt *st = NULL;
+        int rc, r = 0;
+
+        if (!s->db)
+                return -ENOTCONN;
+        rc = sqlite3_prepare_v2(s->db,
+                                "SELECT backoff_level, deaths FROM instance_state WHERE worker = ?1 AND instance = ?2",
+                                -1, &st, NULL);
+        rc = rc ?: sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
+        rc = rc ?: sqlite3_bind_int(st, 2, (int) instance);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                ret->backoff_level = (unsigned) sqlite3_column_int64(st, 0);
+                ret->deaths = (unsigned) sqlite3_column_int64(st, 1);
+                r = 1;
+                rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE)
+                rc = SQLITE_OK;
+        sqlite3_finalize(st);
+        if (rc != SQLITE_OK)
+                return fail(s, rc, "read instance state");
+        return r;
+}
+
+/* ---------------------------------------------------------------------------------------- *
  * Flushing                                                                                  */
 
 static uint64_t incident_row_id(const Incident *inc) {
@@ -1102,6 +1335,9 @@ static void flush_committed(Store *s) {
         s->n_dirty = 0;
         s->queue_end = s->drop_cursor = 0;
         s->n_queued = 0;
+        for (size_t k = 0; k < s->n_dirty_states; k++)
+                s->dirty_states[k]->dirty = false;
+        s->n_dirty_states = 0;
         s->counters.commits++;
         s->counters.events_written += written;
 }
@@ -1111,7 +1347,7 @@ int store_flush(Store *s) {
 
         assert(s);
 
-        if (s->n_dirty == 0 && s->n_queued == 0)
+        if (s->n_dirty == 0 && s->n_queued == 0 && s->n_dirty_states == 0)
                 return 0;
 
         r = store_connect(s, NULL);
@@ -1126,6 +1362,8 @@ int store_flush(Store *s) {
         for (size_t k = 0; k < s->queue_end && r >= 0; k++)
                 if (!s->queue[k].dropped)
                         r = write_event(s, &s->queue[k]);
+        for (size_t k = 0; k < s->n_dirty_states && r >= 0; k++)
+                r = write_state(s, s->dirty_states[k], now(CLOCK_REALTIME));
         if (r >= 0)
                 r = exec(s, "COMMIT");
         if (r < 0)

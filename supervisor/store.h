@@ -22,7 +22,7 @@
 #define STORE_EVENTS_TAIL_DEFAULT 1000U
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 typedef struct Store Store;
 
@@ -121,3 +121,28 @@ int store_checkpoint(Store *s);
 int store_purge(Store *s, usec_t before, bool dry_run, uint64_t *ret_count);
 
 void store_get_counters(const Store *s, StoreCounters *ret);
+
+/* Crash-loop state, kept across restarts of vigild. Times are CLOCK_REALTIME. */
+#define STORE_FAILURES_MAX 64U
+typedef struct StoreWorkerState {
+        char breaker_state[16];              /* "closed", "open", "half-open" */
+        usec_t failures[STORE_FAILURES_MAX]; /* oldest first */
+        unsigned n_failures;
+        usec_t opened_at;                    /* 0: never */
+        unsigned times_opened;
+} StoreWorkerState;
+
+typedef struct StoreInstanceState {
+        unsigned backoff_level;
+        unsigned deaths;                     /* failures since it last ran stably */
+} StoreInstanceState;
+
+/* Queue the latest state of a worker or an instance; written by the next flush (only the
+ * latest of several). -ENOMEM only. */
+int store_set_worker_state(Store *s, const char *worker, const StoreWorkerState *st);
+int store_set_instance_state(Store *s, const char *worker, unsigned instance, const StoreInstanceState *st);
+
+/* The state the database holds: 1 and *ret filled, 0 if none, -errno if it cannot be read
+ * (not connected: -ENOTCONN). */
+int store_get_worker_state(Store *s, const char *worker, StoreWorkerState *ret);
+int store_get_instance_state(Store *s, const char *worker, unsigned instance, StoreInstanceState *ret);

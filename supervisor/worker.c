@@ -75,6 +75,61 @@ bool worker_has_processes(const Worker *w) {
         return false;
 }
 
+static void arm_breaker_timer(Worker *w);
+
+/* The breaker goes to the store whenever it changes, its monotonic times as wall-clock times,
+ * so that a restarted vigild keeps a crash loop's breaker as it was. */
+static void save_breaker(Worker *w) {
+        usec_t mono = now(CLOCK_MONOTONIC), rt = now(CLOCK_REALTIME);
+        StoreWorkerState st = { .times_opened = w->breaker.n_opened };
+        const Breaker *b = &w->breaker;
+
+        if (!w->manager->recorder)
+                return;
+        (void) snprintf(st.breaker_state, sizeof(st.breaker_state), "%s", breaker_state_to_string(b->state));
+        for (unsigned k = 0; k < b->n_tally && k < STORE_FAILURES_MAX; k++) {
+                /* Oldest first: the ring's oldest entry is at head - n. */
+                usec_t t = b->tally[(b->tally_head + BREAKER_TALLY_MAX - b->n_tally + k) % BREAKER_TALLY_MAX];
+
+                st.failures[st.n_failures++] = usec_sub_unsigned(rt, usec_sub_unsigned(mono, t));
+        }
+        if (b->state != BREAKER_CLOSED)
+                st.opened_at = usec_sub_unsigned(rt, usec_sub_unsigned(mono, b->opened_at));
+        recorder_save_worker_state(w->manager->recorder, w->config->name, &st);
+}
+
+void worker_restore_state(Worker *w, const StoreWorkerState *st) {
+        usec_t mono = now(CLOCK_MONOTONIC), rt = now(CLOCK_REALTIME);
+        BreakerState state = breaker_state_from_string(st->breaker_state);
+        Breaker *b = &w->breaker;
+
+        breaker_init(b);
+        /* A time from before our clock's start comes out as 0: long past, for the window. */
+        for (unsigned k = 0; k < st->n_failures && k < BREAKER_TALLY_MAX; k++) {
+                b->tally[b->tally_head] = usec_sub_unsigned(mono, usec_sub_unsigned(rt, st->failures[k]));
+                b->tally_head = (b->tally_head + 1) % BREAKER_TALLY_MAX;
+                b->n_tally++;
+        }
+        b->n_opened = st->times_opened;
+        if (IN_SET(state, BREAKER_OPEN, BREAKER_HALF_OPEN)) {
+                /* Half-open comes back open with its deadline passed: the first start is the
+                 * trial, as it would have been. */
+                b->state = BREAKER_OPEN;
+                b->opened_at = state == BREAKER_OPEN ? usec_sub_unsigned(mono, usec_sub_unsigned(rt, st->opened_at))
+                                                     : usec_sub_unsigned(mono, w->config->breaker.open_for);
+                if (breaker_tick(b, &w->config->breaker, mono))
+                        log_worker(w, LOG_WARNING, "breaker restored half-open: the next start is a trial");
+                else {
+                        char d[FORMAT_DURATION_MAX];
+
+                        log_worker(w, LOG_CRIT, "breaker restored open; next trial in %s",
+                                   format_duration(d, sizeof(d),
+                                                   usec_sub_unsigned(breaker_next_deadline(b, &w->config->breaker), mono)));
+                        arm_breaker_timer(w);
+                }
+        }
+}
+
 /* A breaker transition is part of the incident of the instance that opened it: opening
  * escalates that incident to CRITICAL; half-open and closed are steps in its story. */
 static void record_breaker(Worker *w, EventKind kind, const char *message) {
@@ -108,6 +163,7 @@ static int on_breaker_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         log_worker(w, LOG_WARNING, "breaker open -> half-open");
         record_breaker(w, EVENT_BREAKER_HALF_OPEN, "breaker half-open: one trial start");
+        save_breaker(w);
         retry_held_instances(w);
         return 0;
 }
@@ -136,6 +192,7 @@ bool worker_record_failure(Worker *w, Instance *i, usec_t t) {
         bool changed = false;
 
         state = breaker_record_failure(&w->breaker, c, t, &changed);
+        save_breaker(w);
         if (changed) {
                 char message[256];
 
@@ -169,6 +226,7 @@ void worker_trial_succeeded(Worker *w) {
                 return;
         log_worker(w, LOG_NOTICE, "breaker half-open -> closed (trial stayed up)");
         record_breaker(w, EVENT_BREAKER_CLOSED, "breaker closed: the trial stayed up");
+        save_breaker(w);
         retry_held_instances(w);
 }
 

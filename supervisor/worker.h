@@ -49,3 +49,7 @@ void worker_trial_aborted(Worker *w);
 
 /* Whether any instance of w has a process. */
 bool worker_has_processes(const Worker *w) _pure_;
+
+/* Takes over the breaker an earlier vigild saved, before the worker starts: an open breaker
+ * stays open until its time is up (its timer armed), a half-open one admits one trial. */
+void worker_restore_state(Worker *w, const StoreWorkerState *st);

@@ -3,7 +3,8 @@
 # and the storm costs few commits (events are grouped: the test hook counts commits). Then a
 # second storm, with vigild SIGKILLed while it is restarting the workers: the store passes
 # PRAGMA integrity_check, and every crash whose replacement had started at least one flush
-# interval before the kill has its event; a new vigild takes over and stops cleanly.
+# interval before the kill has its event; a new vigild takes over with every instance's backoff
+# level restored, and stops cleanly.
 . "$(dirname "$0")/lib.sh"
 
 need_hooks
@@ -79,6 +80,8 @@ missing=$(comm -23 "$T/due" <(echo "$recorded"))
 # A new vigild on the same store and cgroups takes over.
 VIGILD_CGROUP=$VIGILD_LEAF VIGIL_TEST_STORE_STATS=$STATS start_vigild "$T/vigil.conf"
 wait_for_log 'ready: 1000 instances of 1 worker' 120
+# Each instance crashed once or twice: its backoff level (1 or 2) came back from the store.
+assert_eq "$(count_log 'storm:[0-9]+: restored backoff level [12], ')" 1000 "instances with their backoff level restored"
 stop_vigild
 assert_eq "$(sqlite3 "$DB" "PRAGMA integrity_check")" ok "integrity_check after the second vigild"
 cgroup_populated "$VIGILD_LEAF" && fail "processes left in vigild's cgroup"

@@ -4,7 +4,8 @@
 # an event, the breaker opening escalates that incident to CRITICAL instead of opening another,
 # an exec failure and a permanent exit (78, "validation") are CRITICAL incidents of their own,
 # and the journal priority of each end follows its incident's severity. A second vigild on the
-# same store adopts the open incident (one row per key, counts continuing) and resolves the
+# same store keeps the crash loops where they were (an open breaker stays open, a backoff level
+# goes on), adopts the open incidents (one row per key, counts continuing) and resolves the
 # incidents of workers that are no longer configured as obsolete.
 . "$(dirname "$0")/lib.sh"
 
@@ -14,15 +15,23 @@ q() { sqlite3 -readonly "$DB" "$1"; }
 
 crasher='{
                 name = "crasher";
-                command = [ "'"$VT_WORKER"'", "--stamp", "'"$T/stamps"'", "--crash", "SEGV", "--after", "50" ];
+                command = [ "'"$VT_WORKER"'", "--stamp", "'"$T/crasher.stamps"'", "--crash", "SEGV", "--after", "50" ];
                 start_secs = "10ms";
                 backoff = { initial = "10ms"; max = "50ms"; reset_after = "1m"; };
                 breaker = { failures = 4; window = "1m"; open_for = "1m"; };
+        }'
+flaky='{
+                name = "flaky";
+                command = [ "'"$VT_WORKER"'", "--stamp", "'"$T/flaky.stamps"'", "--crash", "SEGV", "--after", "300" ];
+                start_secs = "10ms";
+                backoff = { initial = "10ms"; max = "20ms"; reset_after = "1m"; };
+                breaker = { failures = 64; window = "1m"; open_for = "1m"; };
         }'
 write_config "$T/vigil.conf" <<EOF
 daemon = { store_flush_interval = "100ms"; };
 workers = (
         $crasher,
+        $flaky,
         { name = "badexec"; command = [ "/nonexistent/vigil-test-program" ]; },
         { name = "badconf"; command = [ "$VT_WORKER", "--exit", "78" ]; }
 );
@@ -32,9 +41,10 @@ start_vigild "$T/vigil.conf"
 wait_for_log 'crasher: breaker closed -> open'
 wait_for_log 'badexec:0: [a-z]+ -> fatal'
 wait_for_log 'badconf:0: [a-z]+ -> fatal'
+wait_for_log 'flaky:0: [a-z]+ -> backoff \(restart 2 in'
 wait_until '[[ -f $DB ]] && (( $(q "SELECT count(*) FROM events WHERE kind = '"'breaker-open'"'") == 1 ))' 10
 
-assert_eq "$(q "SELECT count(*) FROM incidents")" 3 "incidents"
+assert_eq "$(q "SELECT count(*) FROM incidents")" 4 "incidents"
 assert_eq "$(q "SELECT cause, category, severity, error_type, occurrences, state FROM incidents WHERE worker = 'crasher'")" \
         "failure|transient|3|crash|4|escalated" "the crasher's incident"
 assert_eq "$(q "SELECT group_concat(kind, ' ') FROM (SELECT kind FROM events WHERE incident_id =
@@ -46,24 +56,36 @@ assert_eq "$(q "SELECT category, severity, error_type, json_extract(details, '\$
         "permanent|3|exec-failed|ENOENT" "the exec failure's incident"
 assert_eq "$(q "SELECT category, severity, error_type, json_extract(details, '\$.exit_code') FROM incidents WHERE worker = 'badconf'")" \
         "validation|3|permanent-exit|78" "the permanent exit's incident"
-# Journal priority follows severity: crashes are HIGH (err), the rest CRITICAL (crit, "critical" on stderr).
+# Journal priority follows severity: crashes are HIGH (err), the rest CRITICAL (crit,
+# "critical" on stderr).
 assert_log '^error: crasher:0: pid [0-9]+ killed by SIGSEGV'
 assert_log '^critical: badconf:0: pid [0-9]+ exited with code 78'
 assert_eq "$(stat -c '%a %U' "$DB")" "640 root" "the store's mode and owner"
 stop_vigild
 
-# A second vigild with only the crasher: the others' incidents are obsolete, the crasher's is
-# adopted and goes on counting.
-crasher_id=$(q "SELECT id FROM incidents WHERE worker = 'crasher'")
+# What the first vigild left: the breaker open, flaky's backoff level, flaky's open incident.
+assert_eq "$(q "SELECT breaker_state FROM worker_state WHERE worker = 'crasher'")" open "the saved breaker"
+level=$(q "SELECT backoff_level FROM instance_state WHERE worker = 'flaky' AND instance = 0")
+((level >= 2)) || fail "flaky's saved backoff level is '$level', expected 2 or more"
+flaky_id=$(q "SELECT id FROM incidents WHERE worker = 'flaky'")
+flaky_n=$(q "SELECT occurrences FROM incidents WHERE worker = 'flaky'")
+crasher_starts=$(stamp_count "$T/crasher.stamps")
+
+# A second vigild with only crasher and flaky.
 write_config "$T/vigil.conf" <<EOF
 daemon = { store_flush_interval = "100ms"; };
-workers = ( $crasher );
+workers = ( $crasher, $flaky );
 EOF
 start_vigild "$T/vigil.conf"
-wait_until '[[ $(q "SELECT group_concat(resolution) FROM incidents WHERE worker <> '"'crasher'"'") == obsolete,obsolete ]]' 10
-wait_until '(( $(q "SELECT occurrences FROM incidents WHERE worker = '"'crasher'"'") >= 6 ))' 20
-assert_eq "$(q "SELECT count(*) FROM incidents WHERE worker = 'crasher'")" 1 "incidents of crasher:0 after the restart"
-assert_eq "$(q "SELECT id FROM incidents WHERE worker = 'crasher'")" "$crasher_id" "the adopted incident's id"
+wait_for_log 'crasher: breaker restored open; next trial in [0-9]+s'
+wait_for_log 'crasher:0: [a-z]+ -> fatal \(breaker open'
+wait_for_log "flaky:0: restored backoff level $level, "
+wait_for_log "flaky:0: [a-z]+ -> backoff \\(restart $((level + 1)) in" 10
+wait_until '[[ $(q "SELECT group_concat(resolution) FROM incidents WHERE worker LIKE '"'bad%'"'") == obsolete,obsolete ]]' 10
+wait_until '(( $(q "SELECT occurrences FROM incidents WHERE worker = '"'flaky'"'") > flaky_n ))' 10
+assert_eq "$(q "SELECT count(*) FROM incidents WHERE worker = 'flaky'")" 1 "incidents of flaky:0 after the restart"
+assert_eq "$(q "SELECT id FROM incidents WHERE worker = 'flaky'")" "$flaky_id" "the adopted incident's id"
 assert_eq "$(q "SELECT state FROM incidents WHERE worker = 'badexec'")" resolved "the obsolete incident's state"
+assert_eq "$(stamp_count "$T/crasher.stamps")" "$crasher_starts" "starts of crasher behind its restored open breaker"
 stop_vigild
 exit 0

@@ -402,6 +402,43 @@ static void test_open_incidents_are_adopted_after_a_restart(void **state) {
         assert_text(query_text(t->path, "SELECT message FROM incidents WHERE instance = 0"), "exit 4");
 }
 
+static void test_crash_loop_state_round_trip(void **state) {
+        TestState *t = *state;
+        Store *s = open_store(t, 0, 0, 0);
+        StoreWorkerState w = { .breaker_state = "open", .failures = { 100, 200, 300 }, .n_failures = 3,
+                               .opened_at = 300, .times_opened = 2 }, wr;
+        StoreInstanceState i = { .backoff_level = 4, .deaths = 7 }, ir;
+
+        assert_int_equal(store_get_worker_state(s, "w", &wr), -ENOTCONN);
+        assert_int_equal(store_set_worker_state(s, "w", &w), 0);
+        assert_int_equal(store_set_instance_state(s, "w", 3, &(StoreInstanceState) { .backoff_level = 1 }), 0);
+        assert_int_equal(store_set_instance_state(s, "w", 3, &i), 0);   /* the latest wins */
+        assert_int_equal(store_flush(s), 1);
+        assert_int_equal(query_int(t->path, "SELECT count(*) FROM instance_state"), 1);
+
+        s = open_store(t, 0, 0, 0);
+        assert_int_equal(store_connect(s, NULL), 0);
+        assert_int_equal(store_get_worker_state(s, "w", &wr), 1);
+        assert_string_equal(wr.breaker_state, "open");
+        assert_int_equal(wr.n_failures, 3);
+        assert_int_equal(wr.failures[0], 100);
+        assert_int_equal(wr.failures[2], 300);
+        assert_int_equal(wr.opened_at, 300);
+        assert_int_equal(wr.times_opened, 2);
+        assert_int_equal(store_get_instance_state(s, "w", 3, &ir), 1);
+        assert_int_equal(ir.backoff_level, 4);
+        assert_int_equal(ir.deaths, 7);
+        assert_int_equal(store_get_instance_state(s, "w", 4, &ir), 0);
+        assert_int_equal(store_get_worker_state(s, "other", &wr), 0);
+
+        /* A state change alone is a write; a closed breaker keeps no opening time. */
+        w = (StoreWorkerState) { .breaker_state = "closed", .times_opened = 2 };
+        assert_int_equal(store_set_worker_state(s, "w", &w), 0);
+        assert_int_equal(store_flush(s), 1);
+        assert_text(query_text(t->path, "SELECT breaker_state || ' ' || failures || ' ' ||"
+                                        " coalesce(opened_at, 'none') FROM worker_state"), "closed [] none");
+}
+
 static void test_failed_flush_is_retried_without_loss(void **state) {
         TestState *t = *state;
         Store *s = open_store(t, 0, 0, 0);
@@ -578,6 +615,7 @@ int main(void) {
                 T(test_auto_resolution_then_a_new_incident),
                 T(test_unwritable_store_queues_bounded_and_flushes_later),
                 T(test_open_incidents_are_adopted_after_a_restart),
+                T(test_crash_loop_state_round_trip),
                 T(test_failed_flush_is_retried_without_loss),
                 T(test_corrupt_file_is_quarantined_with_wal_and_shm),
                 T(test_damaged_page_fails_quick_check_and_is_quarantined),
