@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store-private.h"
 #include "store-schema.h"
 #include "store.h"
 
@@ -201,6 +202,19 @@ static int fail(Store *s, int rc, const char *what) {
 const char *store_last_error(const Store *s) {
         return s->last_error;
 }
+
+int store_fail(Store *s, int rc, const char *what) {
+        return fail(s, rc, what);
+}
+
+void store_set_error(Store *s, const char *message) {
+        (void) snprintf(s->last_error, sizeof s->last_error, "%s", message);
+}
+
+sqlite3 *store_db(Store *s) {
+        return s->db;
+}
+
 
 /* ---------------------------------------------------------------------------------------- *
  * Open incidents                                                                            */
@@ -653,6 +667,15 @@ static int configure(Store *s) {
         r = exec(s, s->sync == STORE_SYNC_FULL ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
         if (r < 0)
                 return r;
+        /* The -wal and -shm files stay when vigild closes the store: a reader who may not
+         * create files in state_dir (vigilctl as a member of reader_group) needs them there to
+         * read a WAL database at all. */
+        {
+                int persist = 1;
+
+                (void) sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+        }
+
         /* No checkpoint ever runs inside a commit: vigild runs them when idle. */
         rc = sqlite3_wal_autocheckpoint(s->db, 0);
         if (rc != SQLITE_OK)
@@ -831,6 +854,51 @@ int store_connect(Store *s, char **ret_quarantined) {
                         return r;
                 }
         }
+        return 0;
+}
+
+int store_open_existing(const char *path, bool writable, Store **ret) {
+        _cleanup_store_free_ Store *s = NULL;
+        StoreOptions o = { .path = path, .reader_gid = (gid_t) -1 };
+        unsigned version = 0;
+        struct stat st;
+        int r;
+
+        assert(path);
+        assert(ret);
+
+        /* Never created here: a reader must not leave an empty database behind. */
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADMSG;
+        r = store_new(&o, &s);
+        if (r < 0)
+                return r;
+        r = open_db(s, writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY);
+        /* SQLite quietly opens a file it may not write read-only: say why instead. */
+        if (r >= 0 && writable && sqlite3_db_readonly(s->db, "main") == 1) {
+                r = access(path, W_OK) < 0 ? -errno : -EROFS;
+                (void) snprintf(s->last_error, sizeof s->last_error, "%s", strerror(-r));
+        }
+        if (r >= 0)
+                r = sqlite3_busy_timeout(s->db, writable ? 5000 : 1000) == SQLITE_OK ? 0 : -EIO;
+        if (r >= 0)
+                r = read_user_version(s, &version);
+        if (r >= 0 && version > STORE_SCHEMA_VERSION) {
+                (void) snprintf(s->last_error, sizeof s->last_error,
+                                "schema version %u is newer than this vigil knows (%u)", version,
+                                STORE_SCHEMA_VERSION);
+                r = -EPROTONOSUPPORT;
+        } else if (r >= 0 && version == 0) {
+                (void) snprintf(s->last_error, sizeof s->last_error, "%s is not an incident store", path);
+                r = -EBADMSG;
+        }
+        if (r < 0) {
+                *ret = TAKE_PTR(s);   /* for store_last_error(); the caller frees */
+                return r;
+        }
+        *ret = TAKE_PTR(s);
         return 0;
 }
 

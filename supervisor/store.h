@@ -69,6 +69,12 @@ static inline void store_freep(Store **s) {
 int store_connect(Store *s, char **ret_quarantined);
 bool store_connected(const Store *s);
 
+/* For vigilctl: opens an existing store, read-only or for writing, never creating, migrating or
+ * moving anything. -ENOENT if there is none, -EBADMSG if it is no incident store,
+ * -EPROTONOSUPPORT if its schema is newer than this build. On failure *ret may still be set
+ * (for store_last_error()); the caller frees it either way. */
+int store_open_existing(const char *path, bool writable, Store **ret);
+
 /* True once the open incidents of the database were adopted (the first connect). */
 bool store_adopted(const Store *s);
 

@@ -1,0 +1,48 @@
+/* Escaping untrusted text for terminals, CSV and JSON. See escape.h. */
+
+#include <string.h>
+
+#include "escape.h"
+
+static int is_control(unsigned char c) {
+        return c < 0x20 || c == 0x7f;
+}
+
+void fputs_escaped(const char *s, FILE *f) {
+        for (const unsigned char *p = (const unsigned char *) (s ? s : ""); *p; p++)
+                if (is_control(*p))
+                        fprintf(f, "\\x%02x", *p);
+                else
+                        fputc(*p, f);
+}
+
+void fputs_csv(const char *s, FILE *f) {
+        const char *v = s ? s : "";
+        int quote = strpbrk(v, ",\"\r\n") != NULL;
+
+        if (quote)
+                fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *) v; *p; p++)
+                if (*p == '"')
+                        fputs("\"\"", f);
+                else if (quote && (*p == '\r' || *p == '\n'))
+                        fputc(*p, f);
+                else if (is_control(*p))
+                        fprintf(f, "\\x%02x", *p);
+                else
+                        fputc(*p, f);
+        if (quote)
+                fputc('"', f);
+}
+
+void fputs_json_string(const char *s, FILE *f) {
+        fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *) (s ? s : ""); *p; p++)
+                if (*p == '"' || *p == '\\')
+                        fprintf(f, "\\%c", *p);
+                else if (is_control(*p))
+                        fprintf(f, "\\u%04x", *p);
+                else
+                        fputc(*p, f);
+        fputc('"', f);
+}
