@@ -561,8 +561,10 @@ static int cmd_restart(int argc, char *argv[]) {
 /* All N at once: every worker's pidfd is opened and checked first, then the clock is read and
  * SIGKILL goes to all. Prints seconds until the N-th replacement's own stamp, then the
  * number of replacements seen. */
-static int cmd_mass(int argc, char *argv[]) {
-        uint64_t n, min_age, timeout, t_kill, last = 0, seen = 0;
+/* mass: prints the time until all N are back and how many came. storm: the same kill, and
+ * prints each replacement's latency (its start stamp - the kill) as p50 p90 p99 max in ms. */
+static int mass_kill(int argc, char *argv[], bool percentiles) {
+        uint64_t n, min_age, timeout, t_kill, last = 0, seen = 0, *lat;
         Table t = {};
         int *fds;
         size_t n_fds = 0;
@@ -570,7 +572,7 @@ static int cmd_mass(int argc, char *argv[]) {
         Stamp s;
 
         if (argc != 6)
-                die("usage: mass STAMPS CGROUP WORKER N MIN_AGE_MS TIMEOUT_S");
+                die("usage: %s STAMPS CGROUP WORKER N MIN_AGE_MS TIMEOUT_S", percentiles ? "storm" : "mass");
         t.cgroup = cgroup_relative(argv[1]);
         t.exe = real_exe(argv[2]);
         n = parse_u64(argv[3], "N");
@@ -578,7 +580,8 @@ static int cmd_mass(int argc, char *argv[]) {
         timeout = parse_u64(argv[5], "timeout") * NSEC_PER_SEC;
         r = calloc(1, sizeof(*r));
         fds = calloc(n, sizeof(int));
-        if (!r || !fds)
+        lat = calloc(n, sizeof(uint64_t));
+        if (!r || !fds || !lat)
                 die("out of memory");
         reader_open(r, argv[0]);
         table_load(&t, r);
@@ -618,16 +621,30 @@ static int cmd_mass(int argc, char *argv[]) {
                 if (!reader_next(r, &s, t_kill + timeout))
                         break;
                 if (s.ns > t_kill) {
-                        seen++;
+                        lat[seen++] = s.ns - t_kill;
                         if (s.ns > last)
                                 last = s.ns;
                 }
         }
         if (seen < n)
                 printf("timeout %" PRIu64 "\n", seen);
-        else
+        else if (percentiles) {
+                qsort(lat, seen, sizeof(uint64_t), compare_u64);
+                printf("%.3f %.3f %.3f %.3f %" PRIu64 "\n", (double) percentile(lat, seen, 50) / NSEC_PER_MSEC,
+                       (double) percentile(lat, seen, 90) / NSEC_PER_MSEC,
+                       (double) percentile(lat, seen, 99) / NSEC_PER_MSEC, (double) lat[seen - 1] / NSEC_PER_MSEC,
+                       seen);
+        } else
                 printf("%.6f %" PRIu64 "\n", (double) (last - t_kill) / NSEC_PER_SEC, seen);
         return 0;
+}
+
+static int cmd_mass(int argc, char *argv[]) {
+        return mass_kill(argc, argv, false);
+}
+
+static int cmd_storm(int argc, char *argv[]) {
+        return mass_kill(argc, argv, true);
 }
 
 /* Waits until N workers run (after a mass restart, before the idle window). */
@@ -746,10 +763,11 @@ int main(int argc, char *argv[]) {
         } commands[] = {
                 { "exec", cmd_exec },     { "startup", cmd_startup }, { "restart", cmd_restart },
                 { "mass", cmd_mass },     { "alive", cmd_alive },     { "procs", cmd_procs },
+                { "storm", cmd_storm },
         };
 
         if (argc < 2)
-                die("usage: bench-tool exec|startup|restart|mass|alive|procs ARGS...");
+                die("usage: bench-tool exec|startup|restart|mass|storm|alive|procs ARGS...");
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
                 if (strcmp(argv[1], commands[i].name) == 0)
                         return commands[i].run(argc - 2, argv + 2);

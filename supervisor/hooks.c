@@ -130,6 +130,12 @@ void hooks_store_committed(const Store *s) {
         (void) write_file_atomic(path, text, strlen(text), 0644);
 }
 
+bool hooks_store_off(void) {
+        const char *v = getenv("VIGIL_TEST_STORE_OFF");
+
+        return v && streq(v, "1");
+}
+
 void hooks_reset(void) {
         spawn_fault_worker = mfree(spawn_fault_worker);
         spawn_fault_errno = 0;

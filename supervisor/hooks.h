@@ -32,6 +32,10 @@ usec_t hooks_stall_ms(void);
  * with the store's counters ("commits N", "events_written N", "events_dropped N",
  * "flush_failures N", one per line), so a test can count the commits of a crash storm. */
 void hooks_store_committed(const Store *s);
+
+/* VIGIL_TEST_STORE_OFF=1: the recorder drops every event and state (the benchmark's "store
+ * off" baseline). */
+bool hooks_store_off(void);
 #else
 static inline int hooks_spawn_fault(const char *worker) {
         return 0;
@@ -45,5 +49,9 @@ static inline usec_t hooks_stop_grace(usec_t def) {
 }
 
 static inline void hooks_store_committed(const Store *s) {
+}
+
+static inline bool hooks_store_off(void) {
+        return false;
 }
 #endif

@@ -4,7 +4,9 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <unistd.h>
 
+#include "fileio.h"
 #include "hooks.h"
 #include "log.h"
 #include "parse-util.h"
@@ -22,9 +24,13 @@
                             &(const LogFields) { .message_id = LOG_MID_STORE, .instance = -1 }, \
                             __VA_ARGS__)
 
+/* In the runtime directory while the store cannot be written, for vigilctl health. */
+#define STORE_DEGRADED_FILE "store-degraded"
+
 struct Recorder {
         sd_event *event;
         const Config *config;
+        char *degraded_marker;
         bool obsolete_done;
         Store *store;
         char *path;
@@ -36,10 +42,12 @@ struct Recorder {
         sd_event_source *age_timer;       /* flush when the oldest event has waited long enough */
         sd_event_source *retry_timer;     /* degraded: next attempt */
         sd_event_source *maintenance_timer; /* checkpoints and retention */
+        sd_event_source *checkpoint_source; /* a checkpoint at the next idle moment: long WAL */
 
         usec_t first_queued_at;           /* CLOCK_MONOTONIC; 0: nothing queued */
         bool flushing;
         bool degraded;
+        bool off;                         /* test hook: record nothing */
         usec_t degraded_since;            /* CLOCK_REALTIME */
         usec_t retry_delay;
         uint64_t dropped_at_outage;       /* counters.events_dropped when the outage began */
@@ -141,6 +149,12 @@ static void enter_degraded(Recorder *r, int error) {
                 log_store(LOG_ERR, error, "cannot write the incident store %s: %s; supervision goes on, "
                           "up to %u events are kept in memory until it can be written", r->path,
                           r->outage_error ?: "?", r->queue_max);
+                const char *why = r->outage_error ?: "?";
+                int k = write_file_atomic(r->degraded_marker, why, strlen(why), 0644);
+
+                if (k < 0)
+                        log_store(LOG_WARNING, k, "cannot create %s: %m; vigilctl health will not see the outage",
+                                  r->degraded_marker);
         } else
                 r->retry_delay = MIN(r->retry_delay * 2, RECORDER_RETRY_MAX_USEC);
         disable(r->idle_source);
@@ -158,6 +172,7 @@ static void leave_degraded(Recorder *r) {
         store_get_counters(r->store, &c);
         dropped = c.events_dropped - r->dropped_at_outage;
         r->degraded = false;
+        (void) unlink(r->degraded_marker);
         disable(r->retry_timer);
         (void) format_duration_approx(since, sizeof since, usec_sub_unsigned(until, r->degraded_since),
                                       USEC_PER_MSEC);
@@ -201,6 +216,8 @@ static int recorder_flush(Recorder *r) {
                 return k;
         }
         hooks_store_committed(r->store);
+        if (store_wal_frames(r->store) >= STORE_WAL_CHECKPOINT_FRAMES)
+                enable_oneshot(r->checkpoint_source);
         resolve_obsolete(r);
         if (r->degraded)
                 leave_degraded(r);
@@ -209,6 +226,23 @@ static int recorder_flush(Recorder *r) {
                 /* The outage incident, obsolete resolutions: at the next idle moment. */
                 schedule(r);
         return k;
+}
+
+static int on_checkpoint(sd_event_source *s, void *userdata) {
+        Recorder *r = userdata;
+        StoreCounters c;
+        int k;
+
+        if (r->degraded || !store_connected(r->store))
+                return 0;
+        k = store_checkpoint(r->store);
+        if (k < 0)
+                log_store(LOG_WARNING, k, "checkpoint of %s failed: %s", r->path, store_last_error(r->store));
+        else {
+                store_get_counters(r->store, &c);
+                r->commits_at_checkpoint = c.commits;
+        }
+        return 0;
 }
 
 static int on_maintenance(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -260,11 +294,16 @@ int recorder_new(sd_event *event, const Config *config, Recorder **ret) {
                 return log_error_errno(-ENOMEM, "out of memory");
         r->event = sd_event_ref(event);
         r->config = config;
+        r->off = hooks_store_off();
+        if (r->off)
+                log_store(LOG_WARNING, 0, "test hook VIGIL_TEST_STORE_OFF: nothing is recorded");
         r->flush_interval = d->store_flush_interval;
         r->retention = d->retention;
         r->queue_max = d->store_queue;
-        if (asprintf(&r->path, "%s/incidents.db", d->state_dir) < 0)
+        if (asprintf(&r->path, "%s/incidents.db", d->state_dir) < 0 ||
+            asprintf(&r->degraded_marker, "%s/" STORE_DEGRADED_FILE, d->runtime_dir) < 0)
                 return log_error_errno(-ENOMEM, "out of memory");
+        (void) unlink(r->degraded_marker);   /* an earlier vigild's */
 
         o = (StoreOptions) {
                 .path = r->path,
@@ -290,11 +329,16 @@ int recorder_new(sd_event *event, const Config *config, Recorder **ret) {
                                                USEC_PER_SEC, on_maintenance, r);
         if (k >= 0)
                 k = sd_event_source_set_priority(r->maintenance_timer, SD_EVENT_PRIORITY_IDLE);
+        if (k >= 0)
+                k = sd_event_add_defer(event, &r->checkpoint_source, on_checkpoint, r);
+        if (k >= 0)
+                k = sd_event_source_set_priority(r->checkpoint_source, SD_EVENT_PRIORITY_IDLE + 1);
         if (k < 0)
                 return log_error_errno(k, "cannot set up the incident store's event sources: %m");
         disable(r->idle_source);
         disable(r->age_timer);
         disable(r->retry_timer);
+        disable(r->checkpoint_source);
 
         k = store_connect(r->store, &quarantined);
         if (quarantined) {
@@ -339,7 +383,11 @@ Recorder *recorder_free(Recorder *r) {
         sd_event_source_disable_unref(r->age_timer);
         sd_event_source_disable_unref(r->retry_timer);
         sd_event_source_disable_unref(r->maintenance_timer);
+        sd_event_source_disable_unref(r->checkpoint_source);
         store_free(r->store);
+        if (r->degraded_marker)
+                (void) unlink(r->degraded_marker);
+        free(r->degraded_marker);
         sd_event_unref(r->event);
         free(r->outage_error);
         free(r->path);
@@ -350,6 +398,8 @@ Severity recorder_event(Recorder *r, const StoreEvent *e) {
         Severity sev;
         int k;
 
+        if (r->off)
+                return e->severity >= 0 ? e->severity : event_kind_severity(e->kind);
         k = store_record(r->store, e, &sev);
         if (k < 0) {
                 log_store(LOG_ERR, k, "cannot record a %s event: %m", event_kind_to_string(e->kind));
@@ -365,6 +415,8 @@ void recorder_resolve(Recorder *r, const char *worker, int instance, IncidentCau
                       const char *note) {
         int k;
 
+        if (r->off)
+                return;
         k = store_resolve(r->store, worker, instance, cause, how, 0, "vigild", note);
         if (k < 0)
                 log_store(LOG_ERR, k, "cannot record a resolution: %m");
@@ -385,7 +437,11 @@ void recorder_get_counters(const Recorder *r, StoreCounters *ret) {
 }
 
 void recorder_save_worker_state(Recorder *r, const char *worker, const StoreWorkerState *st) {
-        int k = store_set_worker_state(r->store, worker, st);
+        int k;
+
+        if (r->off)
+                return;
+        k = store_set_worker_state(r->store, worker, st);
 
         if (k < 0)
                 log_store(LOG_ERR, k, "cannot save the breaker state of %s: %m", worker);
@@ -394,7 +450,11 @@ void recorder_save_worker_state(Recorder *r, const char *worker, const StoreWork
 }
 
 void recorder_save_instance_state(Recorder *r, const char *worker, unsigned instance, const StoreInstanceState *st) {
-        int k = store_set_instance_state(r->store, worker, instance, st);
+        int k;
+
+        if (r->off)
+                return;
+        k = store_set_instance_state(r->store, worker, instance, st);
 
         if (k < 0)
                 log_store(LOG_ERR, k, "cannot save the state of %s:%u: %m", worker, instance);

@@ -149,6 +149,7 @@ struct Store {
         size_t n_dirty_states, dirty_states_size;
 
         StoreCounters counters;
+        unsigned wal_frames;     /* frames in the WAL after the last commit (sqlite3_wal_hook) */
         bool adopted;            /* open incidents of the database taken over (once) */
 };
 
@@ -638,6 +639,13 @@ static int migrate(Store *s) {
         return 0;
 }
 
+static int on_wal_commit(void *userdata, sqlite3 *db, const char *name, int frames) {
+        Store *s = userdata;
+
+        s->wal_frames = frames > 0 ? (unsigned) frames : 0;
+        return SQLITE_OK;
+}
+
 static int configure(Store *s) {
         sqlite3_stmt *st = NULL;
         char pragma[64];
@@ -676,10 +684,12 @@ static int configure(Store *s) {
                 (void) sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
         }
 
-        /* No checkpoint ever runs inside a commit: vigild runs them when idle. */
+        /* No checkpoint ever runs inside a commit: vigild runs them when idle, sooner when the
+         * WAL grows (a long WAL makes every page lookup slower). */
         rc = sqlite3_wal_autocheckpoint(s->db, 0);
         if (rc != SQLITE_OK)
                 return fail(s, rc, "wal_autocheckpoint");
+        (void) sqlite3_wal_hook(s->db, on_wal_commit, s);
         (void) snprintf(pragma, sizeof pragma, "PRAGMA journal_size_limit = %d", STORE_JOURNAL_SIZE_LIMIT);
         return exec(s, pragma);
 }
@@ -1458,7 +1468,12 @@ int store_checkpoint(Store *s) {
         rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         if (rc != SQLITE_OK)
                 return fail(s, rc, "checkpoint");
+        s->wal_frames = 0;
         return 0;
+}
+
+unsigned store_wal_frames(const Store *s) {
+        return s->wal_frames;
 }
 
 int store_purge(Store *s, usec_t before, bool dry_run, uint64_t *ret_count) {

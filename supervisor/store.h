@@ -122,6 +122,11 @@ size_t store_queued(const Store *s);
 /* The WAL checkpoint vigild runs when idle (the connection does none by itself). */
 int store_checkpoint(Store *s);
 
+/* Frames in the write-ahead log after the last commit (0 after a checkpoint): the caller
+ * checkpoints soon once it passes STORE_WAL_CHECKPOINT_FRAMES. */
+#define STORE_WAL_CHECKPOINT_FRAMES 1000U
+unsigned store_wal_frames(const Store *s);
+
 /* Deletes resolved incidents (with their events and actions) resolved before `before`;
  * open ones never. Writes ret_count (if given). With dry_run only counts. */
 int store_purge(Store *s, usec_t before, bool dry_run, uint64_t *ret_count);

@@ -58,10 +58,15 @@ wait_until '(( $(q "SELECT count(*) FROM events" 2> /dev/null || echo 0) >= 10 )
 in_ns sh -c 'head -c 64M /dev/zero > "$1" 2> /dev/null' sh "$T/state/filler" || true
 wait_for_log 'cannot write the incident store .*: (database or disk is full|.*No space)' 30
 outage_starts=$(stamp_count "$T/stamps")
+# vigilctl health sees the outage: degraded, exit 1 (the crash incident is HIGH, not CRITICAL).
+rc=0; in_ns "$VIGILCTL" --runtime-dir "$T/run" --db "$DB" health > "$T/health" || rc=$?
+assert_eq "$rc" 1 "vigilctl health during the outage: $(cat "$T/health")"
+grep -q 'the incident store cannot be written' "$T/health" || fail "health said: $(cat "$T/health")"
 # Supervision goes on: well over store_queue events (a crash and a restart each) while full.
 wait_until '(( $(stamp_count "$T/stamps") >= outage_starts + 120 ))' 60
 in_ns rm -f "$T/state/filler"
 wait_for_log 'incident store .* is writable again after' 90
+[[ -e $T/run/store-degraded ]] && fail "the outage marker outlived the outage"
 stop_vigild
 
 crashes=$(count_log 'crasher:0: pid [0-9]+ killed by SIGSEGV')
