@@ -555,6 +555,25 @@ static int quarantine(Store *s, char **ret_name) {
         return 0;
 }
 
+/* -EBADMSG unless the file is empty or starts with SQLite's magic string. */
+static int check_header(Store *s) {
+        static const char magic[16] = "SQLite format 3";   /* with its NUL: 16 bytes */
+        _cleanup_close_ int fd = -EBADF;
+        char header[sizeof magic];
+        ssize_t n;
+
+        fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, header, sizeof header);
+        if (n < 0)
+                return -errno;
+        if (n == 0 || ((size_t) n == sizeof header && memcmp(header, magic, sizeof magic) == 0))
+                return 0;
+        (void) snprintf(s->last_error, sizeof s->last_error, "%s is not an SQLite database", s->path);
+        return -EBADMSG;
+}
+
 /* 0 if quick_check says ok, -EBADMSG if it finds damage, other -errno if it cannot run. */
 static int quick_check(Store *s) {
         sqlite3_stmt *st = NULL;
@@ -818,9 +837,13 @@ int store_connect(Store *s, char **ret_quarantined) {
                                         strerror(-r));
                         return r;
                 }
-                /* Checked through a read-only connection first: closing a read-write one on
-                 * a file that is not a database deletes its -wal, which must be kept. */
-                r = open_db(s, SQLITE_OPEN_READONLY);
+                /* A file that does not even start like one is no database: moved aside
+                 * before SQLite opens it at all, so its -wal and -shm go along untouched. */
+                r = check_header(s);
+                if (r >= 0)
+                        /* Then through a read-only connection: closing a read-write one on a
+                         * file that is not a database deletes its -wal, which must be kept. */
+                        r = open_db(s, SQLITE_OPEN_READONLY);
                 if (r >= 0)
                         r = quick_check(s);
                 if (r >= 0)

@@ -20,7 +20,6 @@
 #include "store.h"
 
 #define EXIT_USAGE 2
-#define HEALTH_UNKNOWN 3
 #define RUNTIME_LOCK_FILE "vigild.lock"   /* supervisor/manager.c's LOCK_FILE */
 #define STORE_DEGRADED_FILE "store-degraded"
 
@@ -656,38 +655,23 @@ static int verb_health(const Paths *p, int argc, char *argv[]) {
         if (r < 0) {
                 printf("unknown: cannot read the incident store %s: %s\n", p->db,
                        s && *store_last_error(s) ? store_last_error(s) : strerror(-r));
-                return HEALTH_UNKNOWN;
+                return (int) HEALTH_UNKNOWN;
         }
         alive = vigild_alive(p->runtime_dir);
         if (asprintf(&marker, "%s/" STORE_DEGRADED_FILE, p->runtime_dir) < 0)
                 return -ENOMEM;
         degraded_store = alive > 0 && access(marker, F_OK) >= 0;
 
-#define WHY(...) (void) snprintf(why + strlen(why), sizeof why - strlen(why), __VA_ARGS__)
-        if (alive <= 0) {
-                level = 2;
-                WHY("%sno vigild is running (%s/" RUNTIME_LOCK_FILE " not held)", *why ? "; " : "", p->runtime_dir);
-        }
-        if (critical > 0) {
-                level = 2;
-                WHY("%s%" PRIu64 " CRITICAL incident(s) open", *why ? "; " : "", critical);
-        }
-        if (open > max_open) {
-                level = MAX(level, 1);
-                WHY("%s%" PRIu64 " incidents open (more than %" PRIu64 ")", *why ? "; " : "", open, max_open);
-        }
-        if (opened > max_opened) {
-                level = MAX(level, 1);
-                WHY("%s%" PRIu64 " opened in 24h (more than %" PRIu64 ")", *why ? "; " : "", opened, max_opened);
-        }
-        if (degraded_store) {
-                level = MAX(level, 1);
-                WHY("%sthe incident store cannot be written (vigild holds events in memory)", *why ? "; " : "");
-        }
-#undef WHY
-        verdict = level == 2 ? "unhealthy" : level == 1 ? "degraded" : "healthy";
-        if (!*why)
-                (void) snprintf(why, sizeof why, "%" PRIu64 " incident(s) open, %" PRIu64 " opened in 24h", open, opened);
+        level = (int) health_verdict(&(const HealthInput) {
+                                             .open = open,
+                                             .open_critical = critical,
+                                             .opened_recently = opened,
+                                             .vigild_alive = alive > 0,
+                                             .store_degraded = degraded_store,
+                                             .max_open = max_open,
+                                             .max_opened_recently = max_opened,
+                                     }, why, sizeof why);
+        verdict = level == HEALTH_UNHEALTHY ? "unhealthy" : level == HEALTH_DEGRADED ? "degraded" : "healthy";
         printf("%s: %s\n", verdict, why);
         return level;
 }
@@ -841,7 +825,7 @@ int main(int argc, char *argv[]) {
                 }
                 paths_done(&paths);
                 if (streq(verbs[k].name, "health") && r < 0 && r != -EINVAL)
-                        return HEALTH_UNKNOWN;
+                        return (int) HEALTH_UNKNOWN;
                 return r == -EINVAL ? EXIT_USAGE : r < 0 ? EXIT_FAILURE : 0;
         }
         fail_usage("unknown command \"%s\" (see --help)", argv[optind]);

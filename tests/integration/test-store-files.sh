@@ -1,0 +1,105 @@
+#!/bin/bash
+# What vigild does with the store file it finds at start. Not a database (with -wal and -shm
+# beside it): moved aside, all three, never deleted, replaced by a new store, and recorded as an
+# incident. A newer schema, a file that cannot be opened (a directory in its place) and a store
+# on a read-only filesystem: left exactly where they are and reported, while the workers are
+# supervised as always.
+. "$(dirname "$0")/lib.sh"
+
+command -v sqlite3 > /dev/null || skip "the sqlite3 shell is not installed"
+DB=$T/state/incidents.db
+HOLDER_PID=
+_cleanup_holder() {
+        local rc=$?
+        set +e
+        if [[ -n $HOLDER_PID ]]; then
+                kill -TERM "$HOLDER_PID"
+                wait "$HOLDER_PID"
+        fi
+        (exit "$rc")
+        _cleanup
+}
+trap _cleanup_holder EXIT
+mkdir -p "$T/state"
+write_config "$T/vigil.conf" <<EOF
+daemon = { store_flush_interval = "100ms"; };
+workers = (
+        {
+                name = "crasher";
+                command = [ "$VT_WORKER", "--stamp", "$T/stamps", "--crash", "SEGV", "--after", "100" ];
+                start_secs = "10ms";
+                backoff = { initial = "10ms"; max = "20ms"; reset_after = "1m"; };
+                breaker = { failures = 64; window = "1m"; open_for = "1m"; };
+        }
+);
+EOF
+
+# 1. Not a database.
+for f in "$DB" "$DB-wal" "$DB-shm"; do
+        printf 'not a database: %s\n' "$f" > "$f"
+done
+start_vigild "$T/vigil.conf"
+wait_for_log "incident store $DB was not a database or was damaged; moved aside to $DB\\.corrupt-[0-9]+"
+moved=$(grep -oE "moved aside to $DB\\.corrupt-[0-9]+" "$VIGILD_LOG" | head -1 | sed 's/^moved aside to //')
+for suffix in "" -wal -shm; do
+        [[ -f $moved$suffix ]] || fail "$moved$suffix is missing"
+        grep -q "^not a database: $DB$suffix\$" "$moved$suffix" || fail "$moved$suffix is not the old file"
+done
+wait_until '(( $(sqlite3 -readonly "$DB" "SELECT count(*) FROM incidents WHERE cause = '"'failure'"'" 2> /dev/null || echo 0) >= 1 ))' 10
+assert_eq "$(sqlite3 -readonly "$DB" "SELECT count(*) FROM incidents WHERE cause = 'store-corrupt' AND message LIKE '%moved aside to $moved%'")" 1 \
+        "the quarantine's incident"
+stop_vigild
+rm -f "$DB" "$DB-wal" "$DB-shm" "$moved" "$moved-wal" "$moved-shm"
+
+# 2. A newer schema.
+sqlite3 "$DB" "CREATE TABLE from_the_future (x); PRAGMA user_version = 99;"
+inode=$(stat -c %i "$DB")
+start_vigild "$T/vigil.conf"
+wait_for_log "cannot write the incident store $DB: schema version 99 is newer than this vigil knows"
+wait_until '(( $(stamp_count "$T/stamps") >= 3 ))' 10   # supervising all the same
+stop_vigild
+assert_eq "$(stat -c %i "$DB")" "$inode" "the newer store's inode"
+assert_eq "$(sqlite3 -readonly "$DB" "PRAGMA user_version")" 99 "the newer store's version"
+assert_eq "$(sqlite3 -readonly "$DB" "SELECT group_concat(name) FROM sqlite_master")" from_the_future "the newer store's tables"
+ls "$T/state" | grep -q corrupt && fail "the newer store was moved aside"
+rm -f "$DB" "$DB-wal" "$DB-shm"
+
+# 3. A directory where the store should be: cannot be opened.
+mkdir "$DB"
+: > "$DB/keep"
+: > "$T/stamps"
+start_vigild "$T/vigil.conf"
+wait_for_log "cannot write the incident store $DB: cannot open $DB: Is a directory"
+wait_until '(( $(stamp_count "$T/stamps") >= 3 ))' 10
+stop_vigild
+[[ -d $DB && -e $DB/keep ]] || fail "the directory in the store's place was touched"
+rm -f "$DB/keep"
+rmdir "$DB"
+
+# 4. A store on a read-only filesystem (a tmpfs in a private mount namespace, remounted
+#    read-only once the store is there).
+if command -v unshare > /dev/null && command -v nsenter > /dev/null; then
+        sqlite3 "$T/valid.db" "PRAGMA user_version = 0"   # an empty database: vigild would migrate it
+        unshare --mount --propagation private -- sh -c '
+                mount -t tmpfs -o size=1m tmpfs "$1" && cp "$2" "$1/incidents.db" &&
+                mount -o remount,ro "$1" && : > "$3" && exec sleep 3600' \
+                sh "$T/state" "$T/valid.db" "$T/ro.ready" &
+        HOLDER_PID=$!
+        wait_until '[[ -e $T/ro.ready ]] || ! pid_alive $HOLDER_PID'
+        pid_alive "$HOLDER_PID" || fail "could not set up the read-only tmpfs"
+        before=$(nsenter "--mount=/proc/$HOLDER_PID/ns/mnt" -- sha256sum "$DB")
+        : > "$T/stamps"
+        VIGILD_PREFIX=(nsenter "--mount=/proc/$HOLDER_PID/ns/mnt" --)
+        start_vigild "$T/vigil.conf"
+        wait_for_log "cannot write the incident store $DB: .*Read-only file system"
+        wait_until '(( $(stamp_count "$T/stamps") >= 3 ))' 10
+        stop_vigild
+        after=$(nsenter "--mount=/proc/$HOLDER_PID/ns/mnt" -- sha256sum "$DB")
+        kill -TERM "$HOLDER_PID"
+        wait "$HOLDER_PID" || true
+        HOLDER_PID=
+        assert_eq "$after" "$before" "the store on the read-only filesystem"
+else
+        log "unshare/nsenter missing: the read-only filesystem case is not run"
+fi
+exit 0
