@@ -472,6 +472,8 @@ static void record_restart(Instance *i, bool trial) {
                 .message = message,
                 .details = details,
         });
+        /* Its outcome comes with the next end ("failed") or with a stable run ("worked"). */
+        recorder_action(m->recorder, name, (int) i->index, CAUSE_FAILURE, "restart", details);
 }
 
 static void instance_enter_starting(Instance *i) {
@@ -670,6 +672,9 @@ static int record_end(Instance *i, const char *desc) {
         if (event_kind_is_occurrence(kind) && kind != EVENT_RESOURCE_WAIT) {
                 i->deaths++;
                 save_state(i);
+                /* The restart before this end did not help. */
+                recorder_action_outcome(m->recorder, instance_config(i)->name, (int) i->index, CAUSE_FAILURE,
+                                        "failed");
         }
         sev = recorder_event(m->recorder, &(const StoreEvent) {
                 .kind = kind,
@@ -880,6 +885,7 @@ static void resolve_incidents(Instance *i, const char *note) {
 
         if (!m->recorder)
                 return;
+        recorder_action_outcome(m->recorder, instance_config(i)->name, (int) i->index, CAUSE_FAILURE, "worked");
         recorder_resolve(m->recorder, instance_config(i)->name, (int) i->index, CAUSE_FAILURE, RESOLUTION_AUTO, note);
         recorder_resolve(m->recorder, instance_config(i)->name, (int) i->index, CAUSE_RESOURCE, RESOLUTION_AUTO, note);
 }

@@ -424,6 +424,31 @@ void recorder_resolve(Recorder *r, const char *worker, int instance, IncidentCau
                 schedule(r);
 }
 
+void recorder_action(Recorder *r, const char *worker, int instance, IncidentCause cause, const char *action,
+                     const char *details) {
+        int k;
+
+        if (r->off)
+                return;
+        k = store_action(r->store, worker, instance, cause, action, 0, details);
+        if (k < 0)
+                log_store(LOG_ERR, k, "cannot record a %s action: %m", action);
+        else if (k > 0)
+                schedule(r);
+}
+
+void recorder_action_outcome(Recorder *r, const char *worker, int instance, IncidentCause cause, const char *outcome) {
+        int k;
+
+        if (r->off)
+                return;
+        k = store_action_outcome(r->store, worker, instance, cause, outcome, 0);
+        if (k < 0)
+                log_store(LOG_ERR, k, "cannot record an action's outcome: %m");
+        else if (k > 0)
+                schedule(r);
+}
+
 bool recorder_has_open(const Recorder *r, const char *worker, int instance, IncidentCause cause) {
         return store_lookup(r->store, worker, instance, cause, NULL, NULL);
 }

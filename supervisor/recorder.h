@@ -43,6 +43,11 @@ Severity recorder_event(Recorder *r, const StoreEvent *e);
 void recorder_resolve(Recorder *r, const char *worker, int instance, IncidentCause cause, Resolution how,
                       const char *note);
 
+/* A healing action on the open incident of the key, and its outcome (see store_action()). */
+void recorder_action(Recorder *r, const char *worker, int instance, IncidentCause cause, const char *action,
+                     const char *details);
+void recorder_action_outcome(Recorder *r, const char *worker, int instance, IncidentCause cause, const char *outcome);
+
 /* True if an incident of the key is open. */
 bool recorder_has_open(const Recorder *r, const char *worker, int instance, IncidentCause cause);
 

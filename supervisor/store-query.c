@@ -184,6 +184,8 @@ static void read_event_cb(sqlite3_stmt *st, void *p) {
                 .severity = (Severity) sqlite3_column_int(st, 3),
                 .message = (const char *) sqlite3_column_text(st, 4),
                 .details = (const char *) sqlite3_column_text(st, 5),
+                .action = sqlite3_column_int(st, 6),
+                .outcome_at = (usec_t) sqlite3_column_int64(st, 7),
         };
 }
 
@@ -193,8 +195,10 @@ int store_list_events(Store *s, uint64_t id, uint64_t offset, uint64_t limit,
         EventRow row;
         int r, rc;
 
-        r = prepare(s, "SELECT seq, at, kind, severity, message, details FROM events WHERE incident_id = ?1"
-                       " ORDER BY seq LIMIT ?2 OFFSET ?3", &st);
+        r = prepare(s, "SELECT seq, at, kind, severity, message, details, 0, 0 FROM events WHERE incident_id = ?1"
+                       " UNION ALL SELECT seq, at, action, -1, outcome, details, 1, coalesce(outcome_at, 0)"
+                       " FROM actions WHERE incident_id = ?1"
+                       " ORDER BY 2, 7, 1 LIMIT ?2 OFFSET ?3", &st);
         if (r < 0)
                 return r;
         rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
@@ -214,7 +218,11 @@ int store_incident_json(Store *s, uint64_t id, char **ret) {
         r = prepare(s, "SELECT json_set(" INCIDENT_JSON_OBJECT ", '$.events', (SELECT coalesce(json_group_array(json(e)), '[]')"
                        " FROM (SELECT json_object('seq', seq, 'at', " ISO_TIME("at") ", 'kind', kind, 'severity', "
                        SEVERITY_NAME("severity") ", 'message', message, 'details', json(details)) AS e"
-                       " FROM events WHERE incident_id = ?1 ORDER BY seq)))"
+                       " FROM events WHERE incident_id = ?1 ORDER BY seq)),"
+                       " '$.actions', (SELECT coalesce(json_group_array(json(a)), '[]')"
+                       " FROM (SELECT json_object('seq', seq, 'at', " ISO_TIME("at") ", 'action', action,"
+                       " 'outcome', outcome, 'outcome_at', " ISO_TIME("outcome_at") ", 'details', json(details)) AS a"
+                       " FROM actions WHERE incident_id = ?1 ORDER BY seq)))"
                        " FROM incidents WHERE id = ?1", &st);
         if (r < 0)
                 return r;

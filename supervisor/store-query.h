@@ -36,6 +36,8 @@ typedef struct EventRow {
         usec_t at;
         const char *kind, *message, *details;
         Severity severity;
+        bool action;             /* a healing action: kind is its name, message its outcome */
+        usec_t outcome_at;       /* actions: when the outcome was known; 0 while under way */
 } EventRow;
 
 /* Newest first. cb's row is valid during the call only; a negative return stops. */
@@ -48,7 +50,8 @@ int store_incidents_json(Store *s, const IncidentFilter *f, char **ret);
 /* One incident: 1 and cb called once, 0 if there is no such id. */
 int store_get_incident(Store *s, uint64_t id, int (*cb)(const IncidentRow *row, void *userdata), void *userdata);
 
-/* Its events in time order, from the offset-th on (0: the first), at most limit (0: all). */
+/* Its story: events and healing actions (with their outcomes) in time order, from the
+ * offset-th on (0: the first), at most limit (0: all). */
 int store_list_events(Store *s, uint64_t id, uint64_t offset, uint64_t limit,
                       int (*cb)(const EventRow *row, void *userdata), void *userdata);
 

@@ -27,6 +27,7 @@ typedef struct Counts {
         uint64_t occurrences;
         uint64_t seq;            /* events numbered */
         uint64_t dropped;
+        uint64_t actions;        /* healing actions numbered */
 } Counts;
 
 typedef struct Incident Incident;
@@ -51,6 +52,7 @@ struct Incident {
         char *note;
 
         Counts total, written, base;
+        uint64_t pending_action; /* the action without an outcome yet; 0: none */
         uint64_t txn_id;
         Counts txn_base;
         bool txn_remapped;
@@ -61,9 +63,17 @@ struct Incident {
         Incident *hash_next;
 };
 
+/* What a queue entry writes: an event, a healing action taken, or the outcome of one. */
+typedef enum QueuedType {
+        QUEUED_EVENT,
+        QUEUED_ACTION,     /* message: the action's name */
+        QUEUED_OUTCOME,    /* message: the outcome; seq: the action's */
+} QueuedType;
+
 typedef struct QueuedEvent {
         Incident *incident;
-        uint64_t seq;
+        QueuedType type;
+        uint64_t seq;            /* the event's, or the action's */
         EventKind kind;
         Severity severity;
         usec_t at;
@@ -90,6 +100,8 @@ enum {
         ST_TRIM_EVENT,
         ST_UPSERT_WORKER_STATE,
         ST_UPSERT_INSTANCE_STATE,
+        ST_INSERT_ACTION,
+        ST_ACTION_OUTCOME,
         _ST_MAX,
 };
 
@@ -119,6 +131,11 @@ static const char *const statements[_ST_MAX] = {
                 " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (worker, instance) DO UPDATE SET"
                 " backoff_level = excluded.backoff_level, deaths = excluded.deaths,"
                 " updated_at = excluded.updated_at",
+        [ST_INSERT_ACTION] =
+                "INSERT INTO actions (incident_id, seq, at, action, details) VALUES (?1, ?2, ?3, ?4, ?5)",
+        [ST_ACTION_OUTCOME] =
+                "UPDATE actions SET outcome = ?3, outcome_at = ?4 WHERE incident_id = ?1 AND seq = ?2"
+                " AND outcome IS NULL",
 };
 
 struct Store {
@@ -410,8 +427,10 @@ static void queue_drop_one(Store *s) {
                 return;
 
         victim->dropped = true;
-        victim->incident->total.dropped++;
-        (void) mark_dirty(s, victim->incident);   /* its events_dropped changes */
+        if (victim->type == QUEUED_EVENT) {
+                victim->incident->total.dropped++;
+                (void) mark_dirty(s, victim->incident);   /* its events_dropped changes */
+        }
         s->counters.events_dropped++;
         s->n_queued--;
         queued_event_done(victim);
@@ -737,7 +756,8 @@ static int adopt_open_incidents(Store *s) {
         rc = sqlite3_prepare_v2(s->db,
                                 "SELECT id, worker, instance, cause, category, severity, error_type, message, details,"
                                 " opened_at, last_seen, occurrences, events_dropped, state,"
-                                " (SELECT coalesce(max(seq), 0) FROM events WHERE incident_id = incidents.id)"
+                                " (SELECT coalesce(max(seq), 0) FROM events WHERE incident_id = incidents.id),"
+                                " (SELECT coalesce(max(seq), 0) FROM actions WHERE incident_id = incidents.id)"
                                 " FROM incidents WHERE resolved_at IS NULL ORDER BY id",
                                 -1, &st, NULL);
         if (rc != SQLITE_OK)
@@ -751,6 +771,7 @@ static int adopt_open_incidents(Store *s) {
                         .occurrences = (uint64_t) sqlite3_column_int64(st, 11),
                         .dropped = (uint64_t) sqlite3_column_int64(st, 12),
                         .seq = (uint64_t) sqlite3_column_int64(st, 14),
+                        .actions = (uint64_t) sqlite3_column_int64(st, 15),
                 };
                 Severity sev = (Severity) sqlite3_column_int(st, 5);
                 Category cat = category_from_string((const char *) sqlite3_column_text(st, 4));
@@ -787,7 +808,8 @@ static int adopt_open_incidents(Store *s) {
                 } else {
                         /* Merge: what was recorded in memory follows what the database has. */
                         for (size_t k = 0; k < s->queue_end; k++)
-                                if (!s->queue[k].dropped && s->queue[k].incident == inc)
+                                if (!s->queue[k].dropped && s->queue[k].incident == inc &&
+                                    s->queue[k].type == QUEUED_EVENT)
                                         s->queue[k].seq += db.seq;
                         inc->opened_at = (usec_t) sqlite3_column_int64(st, 9);
                         inc->error_type = kind;
@@ -798,6 +820,12 @@ static int adopt_open_incidents(Store *s) {
                 inc->total.occurrences += db.occurrences;
                 inc->total.seq += db.seq;
                 inc->total.dropped += db.dropped;
+                inc->total.actions += db.actions;
+                for (size_t k = 0; k < s->queue_end; k++)
+                        if (!s->queue[k].dropped && s->queue[k].incident == inc && s->queue[k].type != QUEUED_EVENT)
+                                s->queue[k].seq += db.actions;
+                if (inc->pending_action > 0)
+                        inc->pending_action += db.actions;
                 inc->written = db;
                 inc->base_severity = MAX(inc->base_severity, sev);
                 inc->severity = MAX(inc->severity, sev);
@@ -805,9 +833,20 @@ static int adopt_open_incidents(Store *s) {
         if (r >= 0 && rc != SQLITE_DONE)
                 r = fail(s, rc, "adopt");
         sqlite3_finalize(st);
-        if (r >= 0)
-                s->adopted = true;
-        return r;
+        if (r < 0)
+                return r;
+
+        /* Actions an earlier vigild took but did not see the end of. */
+        rc = sqlite3_prepare_v2(s->db, "UPDATE actions SET outcome = 'unknown: vigild restarted', outcome_at = ?1"
+                                       " WHERE outcome IS NULL", -1, &st, NULL);
+        rc = rc ?: sqlite3_bind_int64(st, 1, (sqlite3_int64) now(CLOCK_REALTIME));
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+                return fail(s, rc, "adopt");
+        s->adopted = true;
+        return 0;
 }
 
 int store_foreach_open(Store *s, int (*cb)(const char *worker, int instance, IncidentCause cause, void *userdata),
@@ -1047,6 +1086,72 @@ int store_resolve(Store *s, const char *worker, int instance, IncidentCause caus
         inc->resolved_at = at > 0 ? at : now(CLOCK_REALTIME);
         inc->state = INCIDENT_RESOLVED;
         table_remove(s, inc);
+        return 1;
+}
+
+/* Appends an action or an outcome for inc; the queue's bound applies as to events. */
+static int queue_push(Store *s, Incident *inc, QueuedType type, uint64_t seq, usec_t at, const char *text,
+                      const char *details) {
+        QueuedEvent *q;
+        int r;
+
+        if (s->n_queued >= s->queue_max)
+                queue_drop_one(s);
+        r = queue_reserve(s);
+        if (r < 0)
+                return r;
+        q = &s->queue[s->queue_end];
+        *q = (QueuedEvent) { .incident = inc, .type = type, .seq = seq, .at = at > 0 ? at : now(CLOCK_REALTIME) };
+        if ((text && !(q->message = strdup(text))) || (details && !(q->details = strdup(details)))) {
+                free(q->message);
+                free(q->details);
+                return -ENOMEM;
+        }
+        inc->queued++;
+        s->queue_end++;
+        s->n_queued++;
+        return 0;
+}
+
+int store_action(Store *s, const char *worker, int instance, IncidentCause cause, const char *action, usec_t at,
+                 const char *details) {
+        Incident *inc;
+        int r;
+
+        assert(s);
+        assert(action);
+
+        inc = table_find(s, worker, instance, cause);
+        if (!inc)
+                return 0;
+        /* An action still without an outcome when the next one starts was overtaken. */
+        if (inc->pending_action > 0) {
+                r = queue_push(s, inc, QUEUED_OUTCOME, inc->pending_action, at, "superseded", NULL);
+                if (r < 0)
+                        return r;
+        }
+        r = queue_push(s, inc, QUEUED_ACTION, inc->total.actions + 1, at, action, details);
+        if (r < 0)
+                return r;
+        inc->pending_action = ++inc->total.actions;
+        return 1;
+}
+
+int store_action_outcome(Store *s, const char *worker, int instance, IncidentCause cause, const char *outcome,
+                         usec_t at) {
+        Incident *inc;
+        int r;
+
+        assert(s);
+        assert(outcome);
+
+        inc = table_find(s, worker, instance, cause);
+        if (!inc || inc->pending_action == 0)
+                return 0;
+        r = queue_push(s, inc, QUEUED_OUTCOME, inc->pending_action, at, outcome, NULL);
+        if (r < 0)
+                return r;
+        inc->pending_action = 0;
         return 1;
 }
 
@@ -1346,7 +1451,7 @@ static int write_incident(Store *s, Incident *inc) {
 
         /* Resolved by an operator (or purged) since we last wrote it. That resolution stands;
          * what happened since then is a new incident of its own. */
-        if (inc->total.seq == inc->written.seq)
+        if (inc->total.seq == inc->written.seq && inc->total.actions == inc->written.actions)
                 return 0;
         inc->txn_remapped = true;
         inc->txn_base = inc->written;
@@ -1397,6 +1502,35 @@ static int write_event(Store *s, const QueuedEvent *e) {
         return 0;
 }
 
+static int write_action(Store *s, const QueuedEvent *e) {
+        const Incident *inc = e->incident;
+        uint64_t base = incident_row_base(inc)->actions;
+        sqlite3_stmt *st;
+        int rc;
+
+        if (e->seq <= base)
+                return 0;   /* of a row an operator resolved meanwhile: left as it was */
+        if (e->type == QUEUED_ACTION) {
+                st = s->stmt[ST_INSERT_ACTION];
+                rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) incident_row_id(inc));
+                rc = rc ?: sqlite3_bind_int64(st, 2, (sqlite3_int64) (e->seq - base));
+                rc = rc ?: sqlite3_bind_int64(st, 3, (sqlite3_int64) e->at);
+                rc = rc ?: sqlite3_bind_text(st, 4, e->message ?: "?", -1, SQLITE_STATIC);
+                rc = rc ?: sqlite3_bind_text(st, 5, e->details ?: "{}", -1, SQLITE_STATIC);
+        } else {
+                st = s->stmt[ST_ACTION_OUTCOME];
+                rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) incident_row_id(inc));
+                rc = rc ?: sqlite3_bind_int64(st, 2, (sqlite3_int64) (e->seq - base));
+                rc = rc ?: sqlite3_bind_text(st, 3, e->message ?: "?", -1, SQLITE_STATIC);
+                rc = rc ?: sqlite3_bind_int64(st, 4, (sqlite3_int64) e->at);
+        }
+        if (rc != SQLITE_OK) {
+                (void) sqlite3_clear_bindings(st);
+                return fail(s, rc, "bind");
+        }
+        return step_done(s, st, e->type == QUEUED_ACTION ? "insert action" : "action outcome");
+}
+
 static void flush_rollback(Store *s) {
         if (s->db && !sqlite3_get_autocommit(s->db))
                 (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1425,7 +1559,7 @@ static void flush_committed(Store *s) {
         }
         for (size_t k = 0; k < s->queue_end; k++)
                 if (!s->queue[k].dropped) {
-                        written++;
+                        written += s->queue[k].type == QUEUED_EVENT;
                         queued_event_done(&s->queue[k]);
                 }
         /* Only now, when no event points at them any more, may resolved ones go. */
@@ -1462,7 +1596,7 @@ int store_flush(Store *s) {
                 r = write_incident(s, s->dirty[k]);
         for (size_t k = 0; k < s->queue_end && r >= 0; k++)
                 if (!s->queue[k].dropped)
-                        r = write_event(s, &s->queue[k]);
+                        r = s->queue[k].type == QUEUED_EVENT ? write_event(s, &s->queue[k]) : write_action(s, &s->queue[k]);
         for (size_t k = 0; k < s->n_dirty_states && r >= 0; k++)
                 r = write_state(s, s->dirty_states[k], now(CLOCK_REALTIME));
         if (r >= 0)

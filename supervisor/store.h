@@ -108,6 +108,15 @@ int store_record(Store *s, const StoreEvent *e, Severity *ret_severity);
 int store_resolve(Store *s, const char *worker, int instance, IncidentCause cause, Resolution how, usec_t at,
                   const char *by, const char *note);
 
+/* A healing action taken on the open incident of the key ("restart"), and later its outcome
+ * ("worked", "failed"): the incident's record of what vigild did and whether it helped. An
+ * action still without an outcome when the next one is taken gets "superseded". Both return
+ * 1, or 0 when there is no open incident (or no action waiting for an outcome). -ENOMEM. */
+int store_action(Store *s, const char *worker, int instance, IncidentCause cause, const char *action, usec_t at,
+                 const char *details);
+int store_action_outcome(Store *s, const char *worker, int instance, IncidentCause cause, const char *outcome,
+                         usec_t at);
+
 /* The open incident of a key in memory: its severity and exact occurrence count. */
 bool store_lookup(const Store *s, const char *worker, int instance, IncidentCause cause, Severity *ret_severity,
                   uint64_t *ret_occurrences);

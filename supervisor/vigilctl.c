@@ -363,6 +363,24 @@ static int print_event_row(const EventRow *row, void *userdata) {
         FILE *f = userdata;
         char at[32];
 
+        if (row->action) {
+                char d[FORMAT_DURATION_MAX];
+
+                fprintf(f, "  %-6s %s.%03u  action: ", "", format_local(at, sizeof at, row->at),
+                        (unsigned) (row->at % USEC_PER_SEC / 1000));
+                fputs_escaped(row->kind, f);
+                if (!row->message)
+                        fputs(" (under way)", f);
+                else {
+                        fputs(" -> ", f);
+                        fputs_escaped(row->message, f);
+                        if (row->outcome_at >= row->at)
+                                fprintf(f, " after %s", format_duration_approx(d, sizeof d, row->outcome_at - row->at,
+                                                                               USEC_PER_MSEC));
+                }
+                fputc('\n', f);
+                return 0;
+        }
         fprintf(f, "  #%-5" PRIu64 " %s.%03u  %-17s %-8s ", row->seq, format_local(at, sizeof at, row->at),
                 (unsigned) (row->at % USEC_PER_SEC / 1000), row->kind ?: "?", severity_to_string(row->severity) ?: "?");
         fputs_escaped(row->message, f);
@@ -429,7 +447,7 @@ static int verb_incident(const Paths *p, int argc, char *argv[]) {
                         return fail_with(-ENOENT, "no incident %" PRIu64 " in %s", id, p->db);
                 }
                 if (r > 0) {
-                        fprintf(out, "  events, oldest first%s:\n", offset || limit ? " (a page of them)" : "");
+                        fprintf(out, "  events and actions, oldest first%s:\n", offset || limit ? " (a page of them)" : "");
                         r = store_list_events(s, id, offset, limit, print_event_row, out);
                 }
                 if (is_pager)

@@ -27,13 +27,21 @@ flaky='{
                 backoff = { initial = "10ms"; max = "20ms"; reset_after = "1m"; };
                 breaker = { failures = 64; window = "1m"; open_for = "1m"; };
         }'
+# Crashes once (it removes the file that makes it crash), then runs: its restart worked.
+: > "$T/crash-once"
 write_config "$T/vigil.conf" <<EOF
 daemon = { store_flush_interval = "100ms"; };
 workers = (
         $crasher,
         $flaky,
         { name = "badexec"; command = [ "/nonexistent/vigil-test-program" ]; },
-        { name = "badconf"; command = [ "$VT_WORKER", "--exit", "78" ]; }
+        { name = "badconf"; command = [ "$VT_WORKER", "--exit", "78" ]; },
+        {
+                name = "recovers";
+                command = [ "/bin/sh", "-c", "if [ -e '$T/crash-once' ]; then rm '$T/crash-once'; kill -SEGV \$\$; fi; exec '$VT_WORKER'" ];
+                start_secs = "10ms";
+                backoff = { initial = "10ms"; max = "20ms"; reset_after = "300ms"; };
+        }
 );
 EOF
 
@@ -44,7 +52,15 @@ wait_for_log 'badconf:0: [a-z]+ -> fatal'
 wait_for_log 'flaky:0: [a-z]+ -> backoff \(restart 2 in'
 wait_until '[[ -f $DB ]] && (( $(q "SELECT count(*) FROM events WHERE kind = '"'breaker-open'"'") == 1 ))' 10
 
-assert_eq "$(q "SELECT count(*) FROM incidents")" 4 "incidents"
+wait_until '[[ $(q "SELECT resolution FROM incidents WHERE worker = '"'recovers'"'") == auto ]]' 10
+assert_eq "$(q "SELECT count(*) FROM incidents")" 5 "incidents"
+# What vigild did and whether it helped: each restart of the crasher failed; the one of
+# "recovers" worked, and its incident was resolved automatically.
+assert_eq "$(q "SELECT group_concat(action || ':' || outcome, ' ') FROM (SELECT * FROM actions WHERE incident_id =
+                (SELECT id FROM incidents WHERE worker = 'crasher') ORDER BY seq)")" \
+        "restart:failed restart:failed restart:failed" "the crasher's actions"
+assert_eq "$(q "SELECT a.action || ':' || a.outcome || ' ' || i.state FROM actions a JOIN incidents i ON a.incident_id = i.id
+                WHERE i.worker = 'recovers'")" "restart:worked resolved" "the restart that worked"
 assert_eq "$(q "SELECT cause, category, severity, error_type, occurrences, state FROM incidents WHERE worker = 'crasher'")" \
         "failure|transient|3|crash|4|escalated" "the crasher's incident"
 assert_eq "$(q "SELECT group_concat(kind, ' ') FROM (SELECT kind FROM events WHERE incident_id =
@@ -76,12 +92,17 @@ write_config "$T/vigil.conf" <<EOF
 daemon = { store_flush_interval = "100ms"; };
 workers = ( $crasher, $flaky );
 EOF
+phase2_at=$(date +%s%6N)
 start_vigild "$T/vigil.conf"
 wait_for_log 'crasher: breaker restored open; next trial in [0-9]+s'
 wait_for_log 'crasher:0: [a-z]+ -> fatal \(breaker open'
 wait_for_log "flaky:0: restored backoff level $level, "
 wait_for_log "flaky:0: [a-z]+ -> backoff \\(restart $((level + 1)) in" 10
 wait_until '[[ $(q "SELECT group_concat(resolution) FROM incidents WHERE worker LIKE '"'bad%'"'") == obsolete,obsolete ]]' 10
+# A restart of the first vigild still under way when it stopped has no end to be seen: the
+# second one says so instead of leaving it open.
+assert_eq "$(q "SELECT count(*) FROM actions WHERE outcome IS NULL AND at < $phase2_at")" 0 \
+        "actions of the first vigild without an outcome"
 wait_until '(( $(q "SELECT occurrences FROM incidents WHERE worker = '"'flaky'"'") > flaky_n ))' 10
 assert_eq "$(q "SELECT count(*) FROM incidents WHERE worker = 'flaky'")" 1 "incidents of flaky:0 after the restart"
 assert_eq "$(q "SELECT id FROM incidents WHERE worker = 'flaky'")" "$flaky_id" "the adopted incident's id"

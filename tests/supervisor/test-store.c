@@ -451,6 +451,39 @@ static void test_crash_loop_state_round_trip(void **state) {
                                         " coalesce(opened_at, 'none') FROM worker_state"), "closed [] none");
 }
 
+static void test_actions_and_outcomes(void **state) {
+        TestState *t = *state;
+        Store *s = open_store(t, 0, 0, 0);
+
+        /* No open incident: nothing to attach an action to. */
+        assert_int_equal(store_action(s, "a", 0, CAUSE_FAILURE, "restart", 1, NULL), 0);
+        record(s, EVENT_CRASH, "a", 0, 1000, "crash");
+        assert_int_equal(store_action(s, "a", 0, CAUSE_FAILURE, "restart", 1100, "{\"restart\":1}"), 1);
+        record(s, EVENT_CRASH, "a", 0, 2000, "crash again");
+        assert_int_equal(store_action_outcome(s, "a", 0, CAUSE_FAILURE, "failed", 2000), 1);
+        assert_int_equal(store_action_outcome(s, "a", 0, CAUSE_FAILURE, "failed", 2000), 0);   /* none pending */
+        assert_int_equal(store_flush(s), 1);
+        assert_int_equal(store_action(s, "a", 0, CAUSE_FAILURE, "restart", 2100, NULL), 1);
+        assert_int_equal(store_action(s, "a", 0, CAUSE_FAILURE, "restart", 2200, NULL), 1);   /* overtakes */
+        assert_int_equal(store_action_outcome(s, "a", 0, CAUSE_FAILURE, "worked", 3000), 1);
+        assert_int_equal(store_flush(s), 1);
+        assert_text(query_text(t->path, "SELECT group_concat(seq || ':' || action || ':' || outcome || '@' || outcome_at, ' ')"
+                                        " FROM (SELECT * FROM actions ORDER BY seq)"),
+                    "1:restart:failed@2000 2:restart:superseded@2200 3:restart:worked@3000");
+        assert_text(query_text(t->path, "SELECT json_extract(details, '$.restart') FROM actions WHERE seq = 1"), "1");
+
+        /* A new store on the same file: an action left under way is marked, not left open. */
+        assert_int_equal(store_action(s, "a", 0, CAUSE_FAILURE, "restart", 4000, NULL), 1);
+        assert_int_equal(store_flush(s), 1);
+        s = open_store(t, 0, 0, 0);
+        assert_int_equal(store_connect(s, NULL), 0);
+        assert_text(query_text(t->path, "SELECT outcome FROM actions WHERE seq = 4"), "unknown: vigild restarted");
+        /* and the numbering goes on */
+        assert_int_equal(store_action(s, "a", 0, CAUSE_FAILURE, "restart", 5000, NULL), 1);
+        assert_int_equal(store_flush(s), 1);
+        assert_int_equal(query_int(t->path, "SELECT max(seq) FROM actions"), 5);
+}
+
 static void test_failed_flush_is_retried_without_loss(void **state) {
         TestState *t = *state;
         Store *s = open_store(t, 0, 0, 0);
@@ -629,6 +662,7 @@ int main(void) {
                 T(test_unwritable_store_queues_bounded_and_flushes_later),
                 T(test_open_incidents_are_adopted_after_a_restart),
                 T(test_crash_loop_state_round_trip),
+                T(test_actions_and_outcomes),
                 T(test_failed_flush_is_retried_without_loss),
                 T(test_corrupt_file_is_quarantined_with_wal_and_shm),
                 T(test_damaged_page_fails_quick_check_and_is_quarantined),
