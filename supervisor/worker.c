@@ -226,6 +226,10 @@ void worker_trial_succeeded(Worker *w) {
                 return;
         log_worker(w, LOG_NOTICE, "breaker half-open -> closed (trial stayed up)");
         record_breaker(w, EVENT_BREAKER_CLOSED, "breaker closed: the trial stayed up");
+        /* The crash loop is over: the incident the breaker escalated is resolved. */
+        if (w->manager->recorder && w->breaker_instance >= 0)
+                recorder_resolve(w->manager->recorder, w->config->name, w->breaker_instance, CAUSE_FAILURE,
+                                 RESOLUTION_AUTO, "breaker closed: the trial stayed up");
         save_breaker(w);
         retry_held_instances(w);
 }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The crash-loop breaker: it opens after `failures` failures within `window` and starts nothing
 # while open; after open_for it half-opens and admits one trial; a failed trial re-opens it; a
-# trial that stays up trial_ok closes it, after which failures are restarted again.
+# trial that stays up trial_ok closes it, after which failures are restarted again. The incident
+# store tells the same story.
 . "$(dirname "$0")/lib.sh"
 
 touch "$T/crash"
@@ -38,6 +39,20 @@ pid_alive "$trial" || fail "the successful trial $trial is not running"
 kill -SEGV "$trial"
 wait_until '(( $(stamp_count "$T/stamps") >= 6 ))' 5
 stop_vigild
+
+# In the incident store: the crash loop is one incident, escalated by the breaker and resolved
+# when it closed; its story has every transition. The crash after that is a new incident.
+if command -v sqlite3 > /dev/null; then
+        q() { sqlite3 -readonly "$T/state/incidents.db" "$1"; }
+        assert_eq "$(q "SELECT count(*) FROM incidents WHERE worker = 'br'")" 2 "incidents of br"
+        assert_eq "$(q "SELECT severity, resolution, resolution_note FROM incidents WHERE worker = 'br' ORDER BY id LIMIT 1")" \
+                "3|auto|breaker closed: the trial stayed up" "the crash loop's incident"
+        assert_eq "$(q "SELECT group_concat(kind, ' ') FROM (SELECT kind FROM events WHERE incident_id =
+                        (SELECT min(id) FROM incidents WHERE worker = 'br') AND kind LIKE 'breaker-%' ORDER BY seq)")" \
+                "breaker-open breaker-half-open breaker-open breaker-half-open breaker-closed" "the breaker's story"
+        assert_eq "$(q "SELECT resolved_at IS NULL FROM incidents WHERE worker = 'br' ORDER BY id DESC LIMIT 1")" 1 \
+                "the crash after the breaker closed opens a new incident"
+fi
 
 # While open, nothing was started: no transition to starting between the breaker opening and
 # the next half-open, both times.
