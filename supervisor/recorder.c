@@ -51,6 +51,7 @@ struct Recorder {
         usec_t degraded_since;            /* CLOCK_REALTIME */
         usec_t retry_delay;
         uint64_t dropped_at_outage;       /* counters.events_dropped when the outage began */
+        uint64_t actions_dropped_at_outage;
         size_t max_queued;                /* the most events held during this outage */
         char *outage_error;
         uint64_t commits_at_checkpoint;
@@ -144,6 +145,7 @@ static void enter_degraded(Recorder *r, int error) {
                 r->degraded = true;
                 r->degraded_since = now(CLOCK_REALTIME);
                 r->dropped_at_outage = c.events_dropped;
+                r->actions_dropped_at_outage = c.actions_dropped;
                 r->retry_delay = RECORDER_RETRY_MIN_USEC;
                 r->max_queued = 0;
                 log_store(LOG_ERR, error, "cannot write the incident store %s: %s; supervision goes on, "
@@ -166,22 +168,25 @@ static void enter_degraded(Recorder *r, int error) {
 static void leave_degraded(Recorder *r) {
         char message[512], details[256], since[FORMAT_DURATION_MAX];
         usec_t until = now(CLOCK_REALTIME);
+        uint64_t dropped, actions_dropped;
         StoreCounters c;
-        uint64_t dropped;
 
         store_get_counters(r->store, &c);
         dropped = c.events_dropped - r->dropped_at_outage;
+        actions_dropped = c.actions_dropped - r->actions_dropped_at_outage;
         r->degraded = false;
         (void) unlink(r->degraded_marker);
         disable(r->retry_timer);
         (void) format_duration_approx(since, sizeof since, usec_sub_unsigned(until, r->degraded_since),
                                       USEC_PER_MSEC);
         (void) snprintf(message, sizeof message,
-                        "incident store could not be written for %s (%s): %zu events held in memory, %" PRIu64
-                        " dropped", since, r->outage_error ?: "?", r->max_queued, dropped);
+                        "incident store could not be written for %s (%s): %zu events and actions held in memory, "
+                        "%" PRIu64 " events and %" PRIu64 " action records dropped",
+                        since, r->outage_error ?: "?", r->max_queued, dropped, actions_dropped);
         (void) snprintf(details, sizeof details,
-                        "{\"since\":%" PRIu64 ",\"until\":%" PRIu64 ",\"queued\":%zu,\"dropped\":%" PRIu64 "}",
-                        r->degraded_since, until, r->max_queued, dropped);
+                        "{\"since\":%" PRIu64 ",\"until\":%" PRIu64 ",\"queued\":%zu,\"dropped\":%" PRIu64
+                        ",\"actions_dropped\":%" PRIu64 "}",
+                        r->degraded_since, until, r->max_queued, dropped, actions_dropped);
         log_store(LOG_NOTICE, 0, "incident store %s is writable again after %s; %zu events were held, %" PRIu64
                   " dropped", r->path, since, r->max_queued, dropped);
 

@@ -430,8 +430,9 @@ static void queue_drop_one(Store *s) {
         if (victim->type == QUEUED_EVENT) {
                 victim->incident->total.dropped++;
                 (void) mark_dirty(s, victim->incident);   /* its events_dropped changes */
-        }
-        s->counters.events_dropped++;
+                s->counters.events_dropped++;
+        } else
+                s->counters.actions_dropped++;
         s->n_queued--;
         queued_event_done(victim);
 }

@@ -49,6 +49,7 @@ typedef struct StoreCounters {
         uint64_t commits;           /* transactions committed */
         uint64_t events_written;
         uint64_t events_dropped;    /* dropped from a full queue, all time */
+        uint64_t actions_dropped;   /* actions and outcomes dropped from a full queue */
         uint64_t flush_failures;
 } StoreCounters;
 
