@@ -341,10 +341,6 @@ int store_stats(Store *s, usec_t since, StoreStats *ret, unsigned top_n,
         if (rc != SQLITE_OK)
                 return store_fail(s, rc, "stats");
 
-        r = query_u64(s, "SELECT count(*) FROM events WHERE at >= ?1", since, &t.events);
-        if (r < 0)
-                return r;
-
         r = prepare(s, "SELECT category, severity, count(*) FROM incidents WHERE opened_at >= ?1"
                        " GROUP BY category, severity", &st);
         if (r < 0)

@@ -63,7 +63,7 @@ int store_incident_json(Store *s, uint64_t id, char **ret);
 int store_resolve_manual(Store *s, uint64_t id, usec_t at, const char *by, const char *note);
 
 typedef struct StoreStats {
-        uint64_t incidents, events, occurrences;
+        uint64_t incidents, occurrences;
         uint64_t open, open_critical;
         uint64_t resolved;
         double mean_time_to_resolve_usec;         /* over those resolved; 0 if none */
@@ -72,7 +72,8 @@ typedef struct StoreStats {
         usec_t first, last;                       /* the span the events cover */
 } StoreStats;
 
-/* Figures over incidents opened at or after since (0: all time). top_cb is called for the
+/* Figures over incidents opened at or after since (0: all time), from the incidents alone (a
+ * count of the events table would cost a pass over all of them). top_cb is called for the
  * workers with the most occurrences, most first, at most top_n of them. */
 int store_stats(Store *s, usec_t since, StoreStats *ret, unsigned top_n,
                 int (*top_cb)(const char *worker, uint64_t occurrences, void *userdata), void *userdata);

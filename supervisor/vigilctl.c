@@ -574,10 +574,10 @@ static int verb_stats(const Paths *p, int argc, char *argv[]) {
         hours = MAX((double) usec_sub_unsigned(now_rt, from) / (double) USEC_PER_HOUR, 1.0 / 60);
 
         if (top.json) {
-                printf("{\"since\":%" PRIu64 ",\"incidents\":%" PRIu64 ",\"occurrences\":%" PRIu64 ",\"events\":%" PRIu64
+                printf("{\"since\":%" PRIu64 ",\"incidents\":%" PRIu64 ",\"occurrences\":%" PRIu64
                        ",\"error_rate_per_hour\":%.3f,\"open\":%" PRIu64 ",\"open_critical\":%" PRIu64
                        ",\"resolved\":%" PRIu64 ",\"mean_time_to_resolve_s\":%.3f,\"by_category\":{",
-                       since / USEC_PER_SEC, st.incidents, st.occurrences, st.events, (double) st.occurrences / hours,
+                       since / USEC_PER_SEC, st.incidents, st.occurrences, (double) st.occurrences / hours,
                        st.open, st.open_critical, st.resolved, st.mean_time_to_resolve_usec / USEC_PER_SEC);
                 for (Category k = 0; k < _CATEGORY_MAX; k++)
                         printf("%s\"%s\":%" PRIu64, k ? "," : "", category_to_string(k), st.by_category[k]);
@@ -591,7 +591,7 @@ static int verb_stats(const Paths *p, int argc, char *argv[]) {
                 printf("since:                %s\n", since ? format_local(d, sizeof d, since) : "the start of the store");
                 printf("incidents:            %" PRIu64 " (%" PRIu64 " open, %" PRIu64 " of them CRITICAL; %" PRIu64
                        " resolved)\n", st.incidents, st.open, st.open_critical, st.resolved);
-                printf("occurrences:          %" PRIu64 " (%" PRIu64 " events kept)\n", st.occurrences, st.events);
+                printf("occurrences:          %" PRIu64 "\n", st.occurrences);
                 printf("error rate:           %.2f per hour\n", (double) st.occurrences / hours);
                 if (st.resolved > 0)
                         printf("mean time to resolve: %s\n",
