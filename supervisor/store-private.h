@@ -6,6 +6,140 @@
 
 #include "store.h"
 
+typedef struct Counts {
+        uint64_t occurrences;
+        uint64_t seq;            /* events numbered */
+        uint64_t dropped;
+        uint64_t actions;        /* healing actions numbered */
+} Counts;
+
+typedef struct Incident Incident;
+struct Incident {
+        uint64_t id;             /* row id; 0 until first written */
+        char *worker;            /* NULL: vigild itself */
+        int instance;
+        IncidentCause cause;
+        Severity base_severity;  /* highest event severity */
+        Severity severity;       /* raised by repetition and duration */
+        Category category;
+        IncidentState state;
+        EventKind error_type;    /* the kind of its first occurrence */
+        char *message;
+        char *details;
+        usec_t opened_at;
+        usec_t last_seen;
+        usec_t unwritten_since;  /* first occurrence after the last commit */
+        Resolution resolution;
+        usec_t resolved_at;
+        char *resolved_by;
+        char *note;
+
+        Counts total, written, base;
+        uint64_t pending_action; /* the action without an outcome yet; 0: none */
+        uint64_t txn_id;
+        Counts txn_base;
+        bool txn_remapped;
+
+        bool open;               /* in the table of open incidents */
+        bool dirty;              /* listed in Store.dirty */
+        unsigned queued;         /* queued events that point at it */
+        Incident *hash_next;
+};
+
+/* What a queue entry writes: an event, a healing action taken, or the outcome of one. */
+typedef enum QueuedType {
+        QUEUED_EVENT,
+        QUEUED_ACTION,     /* message: the action's name */
+        QUEUED_OUTCOME,    /* message: the outcome; seq: the action's */
+} QueuedType;
+
+typedef struct QueuedEvent {
+        Incident *incident;
+        QueuedType type;
+        uint64_t seq;            /* the event's, or the action's */
+        EventKind kind;
+        Severity severity;
+        usec_t at;
+        char *message;
+        char *details;
+        bool dropped;
+} QueuedEvent;
+
+/* The latest crash-loop state of a worker (instance < 0) or an instance. */
+typedef struct StateEntry StateEntry;
+struct StateEntry {
+        char *worker;
+        int instance;
+        bool dirty;
+        StoreWorkerState worker_state;
+        StoreInstanceState instance_state;
+        StateEntry *hash_next;
+};
+
+enum {
+        ST_INSERT_INCIDENT,
+        ST_UPDATE_INCIDENT,
+        ST_INSERT_EVENT,
+        ST_TRIM_EVENT,
+        ST_UPSERT_WORKER_STATE,
+        ST_UPSERT_INSTANCE_STATE,
+        ST_INSERT_ACTION,
+        ST_ACTION_OUTCOME,
+        _ST_MAX,
+};
+
+struct Store {
+        char *path;
+        StoreSync sync;
+        size_t queue_max;
+        unsigned events_head, events_tail;
+        gid_t reader_gid;
+
+        sqlite3 *db;
+        sqlite3_stmt *stmt[_ST_MAX];
+        char last_error[256];
+
+        Incident **buckets;      /* open incidents by key */
+        size_t n_buckets, n_open;
+
+        Incident **dirty;
+        size_t n_dirty, dirty_size;
+
+        QueuedEvent *queue;      /* [0, queue_end) in use; dropped ones are holes until compacted */
+        size_t queue_end, queue_size;
+        size_t n_queued;         /* live (not dropped) */
+        size_t drop_cursor;      /* where the search for the oldest repeat resumes */
+
+        StateEntry **state_buckets;   /* crash-loop states by (worker, instance) */
+        size_t n_state_buckets, n_states;
+        StateEntry **dirty_states;
+        size_t n_dirty_states, dirty_states_size;
+
+        StoreCounters counters;
+        unsigned wal_frames;     /* frames in the WAL after the last commit (sqlite3_wal_hook) */
+        bool adopted;            /* open incidents of the database taken over (once) */
+};
+
+/* The SQL of each prepared statement (store-open.c prepares them on connect). */
+extern const char *const store_statements[_ST_MAX];
+
+/* store.c */
+size_t store_key_hash(const char *worker, int instance, IncidentCause cause);
+Incident *store_table_find(const Store *s, const char *worker, int instance, IncidentCause cause);
+int store_table_add(Store *s, Incident *inc);
+Incident *store_incident_new(const StoreEvent *e, IncidentCause cause, usec_t at);
+Incident *store_incident_free(Incident *inc);
+void store_incident_release(Incident *inc);
+void store_queued_event_done(QueuedEvent *e);
+int store_replace_string(char **dst, const char *src);
+void store_disconnect(Store *s);
+
+/* store-open.c */
+int store_exec(Store *s, const char *sql);
+
+/* store-flush.c */
+int store_step_done(Store *s, sqlite3_stmt *st, const char *what);
+
 /* The connection; NULL when not connected. */
 sqlite3 *store_db(Store *s);
 

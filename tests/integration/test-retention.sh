@@ -7,8 +7,11 @@ command -v sqlite3 > /dev/null || skip "the sqlite3 shell is not installed"
 DB=$T/state/incidents.db
 q() { sqlite3 -readonly "$DB" "$1"; }
 : > "$T/crash-once"
-write_config "$T/vigil.conf" <<EOF
-daemon = { store_flush_interval = "100ms"; retention = "1s"; };
+# The same workers under two retentions: the first vigild keeps everything for an hour, the
+# second only for a second.
+config() {
+        write_config "$T/vigil.conf" <<EOF
+daemon = { store_flush_interval = "100ms"; retention = "$1"; };
 workers = (
         {
                 name = "recovers";
@@ -19,8 +22,10 @@ workers = (
         { name = "badexec"; command = [ "/nonexistent/vigil-test-program" ]; }
 );
 EOF
+}
 
 # A first vigild: one incident resolved (recovers), one open for good (badexec).
+config 1h
 start_vigild "$T/vigil.conf"
 wait_until '[[ -f $DB && $(q "SELECT resolution FROM incidents WHERE worker = '"'recovers'"'") == auto ]]' 10
 wait_until '[[ $(q "SELECT count(*) FROM incidents WHERE worker = '"'badexec'"'") == 1 ]]' 10
@@ -31,6 +36,7 @@ stop_vigild
 # More than the retention later, a second vigild purges the resolved one at its first
 # maintenance, about a second after it starts.
 wait_ms 1200
+config 1s
 start_vigild "$T/vigil.conf"
 wait_for_log 'purged 1 resolved incident\(s\) past the retention' 10
 assert_eq "$(q "SELECT group_concat(worker) FROM incidents")" badexec "incidents left"
