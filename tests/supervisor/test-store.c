@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include "store-query.h"
 #include "store-schema.h"
 #include "store.h"
 
@@ -484,6 +485,81 @@ static void test_actions_and_outcomes(void **state) {
         assert_int_equal(query_int(t->path, "SELECT max(seq) FROM actions"), 5);
 }
 
+static int count_row(const IncidentRow *row, void *userdata) {
+        unsigned *n = userdata;
+
+        (*n)++;
+        return 0;
+}
+
+static void test_queries_and_json(void **state) {
+        TestState *t = *state;
+        Store *s = open_store(t, 0, 0, 0), *ro = NULL;
+        IncidentFilter f = INCIDENT_FILTER_ALL;
+        _cleanup_free_ char *json = NULL, *one = NULL, *check = NULL;
+        StoreStats st;
+        unsigned n = 0;
+
+        record(s, EVENT_CRASH, "q\"uote", 0, 1000, "bell\a, tab\t, \"quoted\", back\\slash, \x1b[31mred");
+        record(s, EVENT_FAILED_EXIT, "plain", 1, 2000, "exit 1");
+        assert_int_equal(store_resolve(s, "plain", 1, CAUSE_FAILURE, RESOLUTION_AUTO, 3000, "vigild", NULL), 1);
+        assert_int_equal(store_flush(s), 1);
+        assert_int_equal(store_open_existing(t->path, false, &ro), 0);
+
+        /* Filters. */
+        assert_int_equal(store_list_incidents(ro, &f, count_row, &n), 0);
+        assert_int_equal(n, 2);
+        f.open = 1;
+        n = 0;
+        assert_int_equal(store_list_incidents(ro, &f, count_row, &n), 0);
+        assert_int_equal(n, 1);
+        f = INCIDENT_FILTER_ALL;
+        f.min_severity = SEVERITY_HIGH;
+        n = 0;
+        assert_int_equal(store_list_incidents(ro, &f, count_row, &n), 0);
+        assert_int_equal(n, 1);
+        f = INCIDENT_FILTER_ALL;
+        f.since = 1500;
+        n = 0;
+        assert_int_equal(store_list_incidents(ro, &f, count_row, &n), 0);
+        assert_int_equal(n, 1);
+
+        /* JSON from SQLite's JSON functions: valid, with the worker's text intact. */
+        f = INCIDENT_FILTER_ALL;
+        assert_int_equal(store_incidents_json(ro, &f, &json), 0);
+        assert_true(asprintf(&check, "SELECT json_valid('%s') AND json_array_length('%s') = 2"
+                                     " AND json_extract('%s', '$[1].message') = 'bell' || char(7) || ', tab' || char(9) ||"
+                                     " ', \"quoted\", back\\slash, ' || char(27) || '[31mred'"
+                                     " AND json_extract('%s', '$[1].worker') = 'q\"uote'"
+                                     " AND json_extract('%s', '$[0].severity') = 'MEDIUM'",
+                             json, json, json, json, json) > 0);
+        assert_int_equal(query_int(t->path, check), 1);
+        assert_int_equal(store_incident_json(ro, 999, &one), -ENOENT);
+        assert_int_equal(store_incident_json(ro, 1, &one), 0);
+        assert_non_null(strstr(one, "\"events\":[{\"seq\":1"));
+        assert_non_null(strstr(one, "\"actions\":[]"));
+
+        /* Stats and manual resolution. */
+        assert_int_equal(store_stats(ro, 0, &st, 0, NULL, NULL), 0);
+        assert_int_equal(st.incidents, 2);
+        assert_int_equal(st.open, 1);
+        assert_int_equal(st.resolved, 1);
+        assert_int_equal(st.by_severity[SEVERITY_HIGH], 1);
+        assert_int_equal(st.by_category[CATEGORY_TRANSIENT], 2);
+        assert_true(st.mean_time_to_resolve_usec == 1000.0);
+        /* A read-only connection cannot resolve; a writable one can, once. */
+        assert_true(store_resolve_manual(ro, 1, 4000, "uid 0", "note") < 0);
+        store_free(ro);
+        ro = NULL;
+        assert_int_equal(store_open_existing(t->path, true, &ro), 0);
+        assert_int_equal(store_resolve_manual(ro, 999, 4000, "uid 0", "note"), -ENOENT);
+        assert_int_equal(store_resolve_manual(ro, 1, 4000, "uid 0", "fixed"), 0);
+        assert_int_equal(store_resolve_manual(ro, 1, 5000, "uid 0", "again"), -EALREADY);
+        store_free(ro);
+        assert_text(query_text(t->path, "SELECT resolution || ' ' || resolved_at || ' ' || resolution_note FROM incidents"
+                                        " WHERE id = 1"), "manual 4000 fixed");
+}
+
 static void test_failed_flush_is_retried_without_loss(void **state) {
         TestState *t = *state;
         Store *s = open_store(t, 0, 0, 0);
@@ -663,6 +739,7 @@ int main(void) {
                 T(test_open_incidents_are_adopted_after_a_restart),
                 T(test_crash_loop_state_round_trip),
                 T(test_actions_and_outcomes),
+                T(test_queries_and_json),
                 T(test_failed_flush_is_retried_without_loss),
                 T(test_corrupt_file_is_quarantined_with_wal_and_shm),
                 T(test_damaged_page_fails_quick_check_and_is_quarantined),
