@@ -59,6 +59,7 @@ struct Recorder {
 };
 
 static int recorder_flush(Recorder *r);
+static void maintenance_soon(Recorder *r);
 
 static int resolve_if_obsolete(const char *worker, int instance, IncidentCause cause, void *userdata) {
         Recorder *r = userdata;
@@ -221,6 +222,8 @@ static int recorder_flush(Recorder *r) {
                 return k;
         }
         hooks_store_committed(r->store);
+        if (k > 0)
+                maintenance_soon(r);
         if (store_wal_frames(r->store) >= STORE_WAL_CHECKPOINT_FRAMES)
                 enable_oneshot(r->checkpoint_source);
         resolve_obsolete(r);
@@ -279,8 +282,27 @@ static int on_maintenance(sd_event_source *s, uint64_t usec, void *userdata) {
                                           purged);
                 }
         }
-        arm_relative(r, s, RECORDER_CHECKPOINT_USEC);
+        /* Idle, vigild sleeps until the next purge is due; a commit brings the next
+         * checkpoint closer (maintenance_soon()). */
+        if (r->retention == USEC_INFINITY)
+                disable(s);
+        else
+                arm_relative(r, s, RECORDER_PURGE_USEC);
         return 0;
+}
+
+/* Something was committed: a checkpoint within RECORDER_CHECKPOINT_USEC. */
+static void maintenance_soon(Recorder *r) {
+        int enabled = SD_EVENT_OFF;
+        uint64_t when = USEC_INFINITY, t;
+
+        if (sd_event_now(r->event, CLOCK_MONOTONIC, &t) < 0)
+                t = now(CLOCK_MONOTONIC);
+        (void) sd_event_source_get_enabled(r->maintenance_timer, &enabled);
+        if (enabled != SD_EVENT_OFF)
+                (void) sd_event_source_get_time(r->maintenance_timer, &when);
+        if (enabled == SD_EVENT_OFF || when > t + RECORDER_CHECKPOINT_USEC)
+                arm_relative(r, r->maintenance_timer, RECORDER_CHECKPOINT_USEC);
 }
 
 int recorder_new(sd_event *event, const Config *config, Recorder **ret) {

@@ -8,8 +8,9 @@
  *  - a failed flush enters degraded mode: supervision goes on unchanged, the store keeps
  *    everything in memory (bounded), retries with backoff, and once writable records the
  *    outage as an incident of its own with how many events were queued and dropped;
- *  - an idle timer runs WAL checkpoints (the connection never checkpoints inside a commit)
- *    and the retention purge.
+ *  - WAL checkpoints run from a timer 30 s after a commit, or at the next idle moment once the
+ *    WAL is long (the connection never checkpoints inside a commit), and the retention purge
+ *    hourly: with nothing happening, the purge is the only thing that wakes vigild.
  *
  * Logs (store failures and recoveries); the events themselves are logged by their callers. */
 #pragma once
