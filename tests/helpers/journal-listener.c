@@ -33,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -389,7 +388,7 @@ static bool receive_datagram(int fd) {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * DATAGRAM_FDS_MAX)];
         } control;
-        int size = 0;
+        ssize_t size;
         char *data;
         struct iovec iov;
         struct msghdr mh = {
@@ -402,9 +401,15 @@ static bool receive_datagram(int fd) {
         int passed_fd = -1;
         ssize_t n;
 
-        /* On an AF_UNIX datagram socket FIONREAD gives the size of the next datagram. */
-        if (ioctl(fd, FIONREAD, &size) < 0)
-                die("FIONREAD: %m");
+        /* The size of the next datagram, by peeking (MSG_TRUNC gives its full length). Not
+         * FIONREAD: it says 0 when the queue is empty, and a datagram arriving right after
+         * would then be read into a one-byte buffer. */
+        size = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+        if (size < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                        return false;
+                die("recv: %m");
+        }
         data = malloc((size_t) size + 1);
         if (!data)
                 die("out of memory");
