@@ -135,7 +135,7 @@ typedef struct DaemonConfig {
         bool store_sync_full;         /* synchronous=FULL instead of NORMAL */
         unsigned store_queue;         /* events held in memory while the store cannot be written */
         usec_t store_flush_interval;  /* no event waits longer than this to be written */
-        char *reader_group;           /* group that may read the store (vigilctl), or NULL */
+        char *reader_group;           /* group that may read the store (vigilctl); NULL: state_dir's */
         gid_t reader_gid;
 } DaemonConfig;
 

@@ -60,6 +60,26 @@ int store_exec(Store *s, const char *sql) {
         return 0;
 }
 
+/* Without a reader_group the store takes the group of its directory: the packaged tmpfiles
+ * entry makes state_dir root:vigil 0750, so members of "vigil" can read it. -1 (unchanged) if
+ * the directory cannot be looked at. */
+static gid_t state_dir_gid(const char *path) {
+        _cleanup_free_ char *dir = strdup(path);
+        struct stat st;
+        char *slash;
+
+        if (!dir)
+                return (gid_t) -1;
+        slash = strrchr(dir, '/');
+        if (slash == dir)
+                slash[1] = 0;
+        else if (slash)
+                *slash = 0;
+        else
+                strcpy(dir, ".");
+        return stat(dir, &st) >= 0 ? st.st_gid : (gid_t) -1;
+}
+
 /* Creates the file ourselves, so that mode and group are right from its first byte. */
 static int ensure_file(Store *s) {
         _cleanup_close_ int fd = -EBADF;
@@ -71,7 +91,7 @@ static int ensure_file(Store *s) {
                 fd = open(s->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
                 return fd < 0 ? -errno : 0;
         }
-        if (fchown(fd, 0, s->reader_gid) < 0 && errno != EPERM)
+        if (fchown(fd, 0, s->reader_gid != (gid_t) -1 ? s->reader_gid : state_dir_gid(s->path)) < 0 && errno != EPERM)
                 return -errno;
         if (fchmod(fd, 0640) < 0)
                 return -errno;

@@ -42,7 +42,7 @@ typedef struct StoreOptions {
         size_t queue_max;        /* queued events and actions at most; 0: the default */
         unsigned events_head;    /* events kept from the start of an incident; 0: default */
         unsigned events_tail;    /* and from its end; 0: default */
-        gid_t reader_gid;        /* group of a newly created file (mode 0640); -1: root's */
+        gid_t reader_gid;        /* group of a newly created file (mode 0640); -1: its directory's */
 } StoreOptions;
 
 typedef struct StoreCounters {

@@ -160,12 +160,44 @@ static void test_created_with_schema_mode_and_wal(void **state) {
         assert_true(store_connected(s));
         assert_int_equal(stat(t->path, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0640);
+        assert_int_equal(st.st_uid, geteuid());
         assert_int_equal(query_int(t->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
         assert_text(query_text(t->path, "PRAGMA journal_mode"), "wal");
         assert_int_equal(query_int(t->path, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                             " ('incidents','events','actions')"), 3);
         /* Nothing queued: a flush writes nothing and commits nothing. */
         assert_int_equal(store_flush(s), 0);
+}
+
+/* Without a reader group the store takes its directory's group; with one, that group. */
+static void test_created_with_the_right_group(void **state) {
+        TestState *t = *state;
+        StoreOptions o = { .path = t->path, .reader_gid = 12345 };
+        char *side = NULL;
+        Store *s;
+        struct stat st;
+
+        if (geteuid() != 0)
+                skip();
+        assert_int_equal(chown(t->dir, 0, 65534), 0);
+        s = open_store(t, 0, 0, 0);
+        assert_int_equal(store_connect(s, NULL), 0);
+        assert_int_equal(stat(t->path, &st), 0);
+        assert_int_equal(st.st_gid, 65534);
+
+        store_free(t->store);
+        t->store = NULL;
+        /* A new store in its place: the file and the -wal and -shm that vigild keeps. */
+        static const char *const suffixes[] = { "", "-wal", "-shm" };
+        for (size_t k = 0; k < ELEMENTSOF(suffixes); k++) {
+                assert_true(asprintf(&side, "%s%s", t->path, suffixes[k]) > 0);
+                (void) unlink(side);
+                free(side);
+        }
+        assert_int_equal(store_new(&o, &t->store), 0);
+        assert_int_equal(store_connect(t->store, NULL), 0);
+        assert_int_equal(stat(t->path, &st), 0);
+        assert_int_equal(st.st_gid, 12345);
 }
 
 static void test_failures_of_an_instance_fold_into_one_incident(void **state) {
@@ -729,6 +761,7 @@ static void test_purge_only_old_resolved(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 T(test_created_with_schema_mode_and_wal),
+                T(test_created_with_the_right_group),
                 T(test_failures_of_an_instance_fold_into_one_incident),
                 T(test_breaker_escalates_the_same_incident),
                 T(test_storm_costs_one_commit),
