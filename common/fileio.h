@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Writes the string (no newline added) to an existing file with one write(2); it neither
  * creates nor truncates the file. A short write gives -EIO. */
@@ -27,6 +28,9 @@ int read_keyed_u64(const char *path, const char *key, uint64_t *ret_value);
  * fsync of the directory). The file gets exactly mode, whatever the umask. The temporary file
  * is removed on every failure. */
 int write_file_atomic(const char *path, const char *contents, size_t size, unsigned mode);
+
+/* Creates path and any missing parents with mode (existing ones are left as they are). */
+int mkdir_p(const char *path, mode_t mode);
 
 /* Marks an fd non-blocking / close-on-exec. */
 int fd_nonblock(int fd, int nonblock);

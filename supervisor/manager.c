@@ -487,24 +487,6 @@ Manager *manager_free(Manager *m) {
 /* ---------------------------------------------------------------------------------------- *
  * Start-up                                                                                  */
 
-static int mkdir_p(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = 0;
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 static int take_lock(Manager *m) {
         const char *dir = m->config->daemon.runtime_dir;
         _cleanup_free_ char *path = NULL, *holder = NULL;

@@ -332,6 +332,12 @@ int recorder_new(sd_event *event, const Config *config, Recorder **ret) {
                 return log_error_errno(-ENOMEM, "out of memory");
         (void) unlink(r->degraded_marker);   /* an earlier vigild's */
 
+        /* state_dir may not exist yet (a first run outside the packaged setup). Readers are
+         * given its group, so it is made 0750 like the packaged /var/lib/vigil. */
+        k = mkdir_p(d->state_dir, 0750);
+        if (k < 0)
+                log_store(LOG_WARNING, k, "cannot create the state directory %s: %m", d->state_dir);
+
         o = (StoreOptions) {
                 .path = r->path,
                 .sync = d->store_sync_full ? STORE_SYNC_FULL : STORE_SYNC_NORMAL,

@@ -24,6 +24,13 @@ typedef struct Fixture {
         unsigned n_fds;
 } Fixture;
 
+static mode_t current_umask(void) {
+        mode_t m = umask(0);
+
+        (void) umask(m);
+        return m;
+}
+
 static int setup(void **state) {
         Fixture *f = calloc(1, sizeof(Fixture));
 
@@ -429,6 +436,28 @@ static void test_fd_cloexec(void **state) {
         assert_int_equal(fd_cloexec(fds[0], true), -EBADF);
 }
 
+static void test_mkdir_p(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *deep = path_in(f, "a/b/c"), *mid = path_in(f, "a"), *file = path_in(f, "file"),
+                            *under_file = path_in(f, "file/x");
+        struct stat st;
+
+        assert_int_equal(mkdir_p(deep, 0750), 0);
+        assert_return_code(stat(deep, &st), errno);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(st.st_mode & 0777, 0750 & ~current_umask());
+        assert_return_code(stat(mid, &st), errno);
+        assert_true(S_ISDIR(st.st_mode));
+        /* Existing directories are fine and left as they are. */
+        assert_int_equal(chmod(mid, 0700), 0);
+        assert_int_equal(mkdir_p(deep, 0755), 0);
+        assert_return_code(stat(mid, &st), errno);
+        assert_int_equal(st.st_mode & 0777, 0700);
+        /* A file in the way. */
+        assert_int_equal(write_file_atomic(file, "", 0, 0644), 0);
+        assert_int_equal(mkdir_p(under_file, 0755), -ENOTDIR);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void) {
@@ -452,6 +481,7 @@ int main(void) {
                 T(test_write_file_atomic_failure_leaves_nothing_behind),
                 T(test_fd_nonblock),
                 T(test_fd_cloexec),
+                T(test_mkdir_p),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 #!/bin/bash
-# What vigild does with the store file it finds at start. Not a database (with -wal and -shm
+# What vigild does with the store file it finds at start. None, and no state directory: both
+# made. Not a database (with -wal and -shm
 # beside it): moved aside, all three, never deleted, replaced by a new store, and recorded as an
 # incident. A newer schema, a file that cannot be opened (a directory in its place) and a store
 # on a read-only filesystem: left exactly where they are and reported, while the workers are
@@ -33,6 +34,14 @@ workers = (
         }
 );
 EOF
+
+# 0. No state directory yet: vigild makes it (0750) and the store in it.
+start_vigild "$T/vigil.conf" --state-dir "$T/fresh/state"
+wait_until '[[ -f $T/fresh/state/incidents.db ]]' 10
+wait_until '(( $(sqlite3 -readonly "$T/fresh/state/incidents.db" "SELECT count(*) FROM incidents" 2> /dev/null || echo 0) >= 1 ))' 10
+assert_eq "$(stat -c %a "$T/fresh/state")" 750 "the state directory vigild made"
+assert_no_log 'cannot write the incident store'
+stop_vigild
 
 # 1. Not a database.
 for f in "$DB" "$DB-wal" "$DB-shm"; do
