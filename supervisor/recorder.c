@@ -230,7 +230,7 @@ static int recorder_flush(Recorder *r) {
         if (r->degraded)
                 leave_degraded(r);
         r->flushing = false;
-        if (store_queued(r->store) > 0)
+        if (store_pending(r->store))
                 /* The outage incident, obsolete resolutions: at the next idle moment. */
                 schedule(r);
         return k;
@@ -403,7 +403,7 @@ int recorder_new(sd_event *event, const Config *config, Recorder **ret) {
 Recorder *recorder_free(Recorder *r) {
         if (!r)
                 return NULL;
-        if (r->store && store_queued(r->store) > 0) {
+        if (r->store && store_pending(r->store)) {
                 int k = store_flush(r->store);
 
                 if (k < 0)

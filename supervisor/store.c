@@ -365,6 +365,10 @@ size_t store_queued(const Store *s) {
         return s->n_queued;
 }
 
+bool store_pending(const Store *s) {
+        return s->n_queued > 0 || s->n_dirty > 0 || s->n_dirty_states > 0;
+}
+
 /* ---------------------------------------------------------------------------------------- *
  * Recording                                                                                 */
 

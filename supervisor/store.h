@@ -129,6 +129,10 @@ int store_flush(Store *s);
 /* Queued events and actions not yet written. */
 size_t store_queued(const Store *s);
 
+/* Whether anything at all waits for a flush: queued events and actions, but also resolutions
+ * and crash-loop states, which queue nothing. */
+bool store_pending(const Store *s);
+
 /* The WAL checkpoint vigild runs when idle (the connection does none by itself). */
 int store_checkpoint(Store *s);
 
