@@ -486,14 +486,6 @@ bool recorder_has_open(const Recorder *r, const char *worker, int instance, Inci
         return store_lookup(r->store, worker, instance, cause, NULL, NULL);
 }
 
-bool recorder_degraded(const Recorder *r) {
-        return r->degraded;
-}
-
-void recorder_get_counters(const Recorder *r, StoreCounters *ret) {
-        store_get_counters(r->store, ret);
-}
-
 void recorder_save_worker_state(Recorder *r, const char *worker, const StoreWorkerState *st) {
         int k;
 

@@ -52,9 +52,6 @@ void recorder_action_outcome(Recorder *r, const char *worker, int instance, Inci
 /* True if an incident of the key is open. */
 bool recorder_has_open(const Recorder *r, const char *worker, int instance, IncidentCause cause);
 
-/* True while the store cannot be written. */
-bool recorder_degraded(const Recorder *r);
-
 /* Crash-loop state: saved with the next flush; loaded at start (1 found, 0 none, -errno when
  * the store cannot be read). */
 void recorder_save_worker_state(Recorder *r, const char *worker, const StoreWorkerState *st);
@@ -62,5 +59,3 @@ void recorder_save_instance_state(Recorder *r, const char *worker, unsigned inst
 int recorder_load_worker_state(Recorder *r, const char *worker, StoreWorkerState *ret);
 int recorder_load_instance_state(Recorder *r, const char *worker, unsigned instance, StoreInstanceState *ret);
 
-/* For tests and benchmarks: the store's counters. */
-void recorder_get_counters(const Recorder *r, StoreCounters *ret);

@@ -249,11 +249,7 @@ static int configure(Store *s) {
                 sqlite3_finalize(st);
                 return r;
         }
-        {
-                const char *mode = (const char *) sqlite3_column_text(st, 0);
-
-                r = mode && streq(mode, "wal") ? 0 : -EIO;
-        }
+        r = streq_ptr((const char *) sqlite3_column_text(st, 0), "wal") ? 0 : -EIO;
         sqlite3_finalize(st);
         if (r < 0) {
                 (void) snprintf(s->last_error, sizeof s->last_error, "cannot switch the database to WAL mode");

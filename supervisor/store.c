@@ -78,10 +78,6 @@ sqlite3 *store_db(Store *s) {
 /* ---------------------------------------------------------------------------------------- *
  * Open incidents                                                                            */
 
-static bool streq_null(const char *a, const char *b) {
-        return a == b || (a && b && streq(a, b));
-}
-
 size_t store_key_hash(const char *worker, int instance, IncidentCause cause) {
         uint64_t h = 1469598103934665603ULL;
 
@@ -96,7 +92,7 @@ Incident *store_table_find(const Store *s, const char *worker, int instance, Inc
         if (s->n_buckets == 0)
                 return NULL;
         for (Incident *i = s->buckets[store_key_hash(worker, instance, cause) & (s->n_buckets - 1)]; i; i = i->hash_next)
-                if (i->instance == instance && i->cause == cause && streq_null(i->worker, worker))
+                if (i->instance == instance && i->cause == cause && streq_ptr(i->worker, worker))
                         return i;
         return NULL;
 }
