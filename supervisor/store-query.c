@@ -79,14 +79,42 @@ static void read_incident(sqlite3_stmt *st, IncidentRow *row) {
         };
 }
 
-/* Steps st to its end, calling cb for each row (read by read_row). */
-static int run_rows(Store *s, sqlite3_stmt *st, void (*read_row)(sqlite3_stmt *, void *), void *row,
-                    int (*cb)(const void *row, void *userdata), void *userdata) {
+/* Where run_rows() hands each row: one of the two callbacks is set. */
+typedef struct RowSink {
+        int (*incident)(const IncidentRow *row, void *userdata);
+        int (*event)(const EventRow *row, void *userdata);
+        void *userdata;
+} RowSink;
+
+static void read_event(sqlite3_stmt *st, EventRow *row) {
+        *row = (EventRow) {
+                .seq = (uint64_t) sqlite3_column_int64(st, 0),
+                .at = (usec_t) sqlite3_column_int64(st, 1),
+                .kind = (const char *) sqlite3_column_text(st, 2),
+                .severity = (Severity) sqlite3_column_int(st, 3),
+                .message = (const char *) sqlite3_column_text(st, 4),
+                .details = (const char *) sqlite3_column_text(st, 5),
+                .action = sqlite3_column_int(st, 6),
+                .outcome_at = (usec_t) sqlite3_column_int64(st, 7),
+        };
+}
+
+/* Steps st to its end, handing each row to the sink; finalizes st. */
+static int run_rows(Store *s, sqlite3_stmt *st, const RowSink *sink) {
         int rc, r = 0;
 
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                read_row(st, row);
-                r = cb(row, userdata);
+                if (sink->incident) {
+                        IncidentRow row;
+
+                        read_incident(st, &row);
+                        r = sink->incident(&row, sink->userdata);
+                } else {
+                        EventRow row;
+
+                        read_event(st, &row);
+                        r = sink->event(&row, sink->userdata);
+                }
                 if (r < 0)
                         break;
         }
@@ -96,26 +124,31 @@ static int run_rows(Store *s, sqlite3_stmt *st, void (*read_row)(sqlite3_stmt *,
         return r;
 }
 
-static void read_incident_cb(sqlite3_stmt *st, void *row) {
-        read_incident(st, row);
+/* The end of binding st's parameters: 0, or (rc failed) st finalized and the error. */
+static int bound(Store *s, sqlite3_stmt *st, int rc) {
+        if (rc == SQLITE_OK)
+                return 0;
+        sqlite3_finalize(st);
+        return store_fail(s, rc, "bind");
+}
+
+/* A statement of INCIDENT_WHERE's parameters, bound from f. */
+static int prepare_filtered(Store *s, const char *sql, const IncidentFilter *f, sqlite3_stmt **ret) {
+        int r = prepare(s, sql, ret);
+
+        return r < 0 ? r : bound(s, *ret, bind_filter(*ret, f));
 }
 
 int store_list_incidents(Store *s, const IncidentFilter *f, int (*cb)(const IncidentRow *row, void *userdata),
                          void *userdata) {
         sqlite3_stmt *st = NULL;
-        IncidentRow row;
-        int r, rc;
+        int r;
 
-        r = prepare(s, "SELECT " INCIDENT_COLUMNS " FROM incidents" INCIDENT_WHERE
-                       " ORDER BY opened_at DESC, id DESC LIMIT ?7", &st);
+        r = prepare_filtered(s, "SELECT " INCIDENT_COLUMNS " FROM incidents" INCIDENT_WHERE
+                                " ORDER BY opened_at DESC, id DESC LIMIT ?7", f, &st);
         if (r < 0)
                 return r;
-        rc = bind_filter(st, f);
-        if (rc != SQLITE_OK) {
-                sqlite3_finalize(st);
-                return store_fail(s, rc, "bind");
-        }
-        return run_rows(s, st, read_incident_cb, &row, (int (*)(const void *, void *)) cb, userdata);
+        return run_rows(s, st, &(const RowSink) { .incident = cb, .userdata = userdata });
 }
 
 /* The first column of the single row of st, as a new string. */
@@ -138,17 +171,12 @@ static int single_text(Store *s, sqlite3_stmt *st, char **ret) {
 
 int store_incidents_json(Store *s, const IncidentFilter *f, char **ret) {
         sqlite3_stmt *st = NULL;
-        int r, rc;
+        int r;
 
-        r = prepare(s, "SELECT coalesce(json_group_array(json(o)), '[]') FROM (SELECT " INCIDENT_JSON_OBJECT
-                       " AS o FROM incidents" INCIDENT_WHERE " ORDER BY opened_at DESC, id DESC LIMIT ?7)", &st);
+        r = prepare_filtered(s, "SELECT coalesce(json_group_array(json(o)), '[]') FROM (SELECT " INCIDENT_JSON_OBJECT
+                                " AS o FROM incidents" INCIDENT_WHERE " ORDER BY opened_at DESC, id DESC LIMIT ?7)", f, &st);
         if (r < 0)
                 return r;
-        rc = bind_filter(st, f);
-        if (rc != SQLITE_OK) {
-                sqlite3_finalize(st);
-                return store_fail(s, rc, "bind");
-        }
         return single_text(s, st, ret);
 }
 
@@ -174,26 +202,10 @@ int store_get_incident(Store *s, uint64_t id, int (*cb)(const IncidentRow *row, 
         return r;
 }
 
-static void read_event_cb(sqlite3_stmt *st, void *p) {
-        EventRow *row = p;
-
-        *row = (EventRow) {
-                .seq = (uint64_t) sqlite3_column_int64(st, 0),
-                .at = (usec_t) sqlite3_column_int64(st, 1),
-                .kind = (const char *) sqlite3_column_text(st, 2),
-                .severity = (Severity) sqlite3_column_int(st, 3),
-                .message = (const char *) sqlite3_column_text(st, 4),
-                .details = (const char *) sqlite3_column_text(st, 5),
-                .action = sqlite3_column_int(st, 6),
-                .outcome_at = (usec_t) sqlite3_column_int64(st, 7),
-        };
-}
-
 int store_list_events(Store *s, uint64_t id, uint64_t offset, uint64_t limit,
                       int (*cb)(const EventRow *row, void *userdata), void *userdata) {
         sqlite3_stmt *st = NULL;
-        EventRow row;
-        int r, rc;
+        int r;
 
         r = prepare(s, "SELECT seq, at, kind, severity, message, details, 0, 0 FROM events WHERE incident_id = ?1"
                        " UNION ALL SELECT seq, at, action, -1, outcome, details, 1, coalesce(outcome_at, 0)"
@@ -201,19 +213,17 @@ int store_list_events(Store *s, uint64_t id, uint64_t offset, uint64_t limit,
                        " ORDER BY 2, 7, 1 LIMIT ?2 OFFSET ?3", &st);
         if (r < 0)
                 return r;
-        rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-        rc = rc ?: sqlite3_bind_int64(st, 2, limit > 0 ? (sqlite3_int64) limit : -1);
-        rc = rc ?: sqlite3_bind_int64(st, 3, (sqlite3_int64) offset);
-        if (rc != SQLITE_OK) {
-                sqlite3_finalize(st);
-                return store_fail(s, rc, "bind");
-        }
-        return run_rows(s, st, read_event_cb, &row, (int (*)(const void *, void *)) cb, userdata);
+        r = bound(s, st, sqlite3_bind_int64(st, 1, (sqlite3_int64) id) ?:
+                         sqlite3_bind_int64(st, 2, limit > 0 ? (sqlite3_int64) limit : -1) ?:
+                         sqlite3_bind_int64(st, 3, (sqlite3_int64) offset));
+        if (r < 0)
+                return r;
+        return run_rows(s, st, &(const RowSink) { .event = cb, .userdata = userdata });
 }
 
 int store_incident_json(Store *s, uint64_t id, char **ret) {
         sqlite3_stmt *st = NULL;
-        int r, rc;
+        int r;
 
         r = prepare(s, "SELECT json_set(" INCIDENT_JSON_OBJECT ", '$.events', (SELECT coalesce(json_group_array(json(e)), '[]')"
                        " FROM (SELECT json_object('seq', seq, 'at', " ISO_TIME("at") ", 'kind', kind, 'severity', "
@@ -226,11 +236,9 @@ int store_incident_json(Store *s, uint64_t id, char **ret) {
                        " FROM incidents WHERE id = ?1", &st);
         if (r < 0)
                 return r;
-        rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-        if (rc != SQLITE_OK) {
-                sqlite3_finalize(st);
-                return store_fail(s, rc, "bind");
-        }
+        r = bound(s, st, sqlite3_bind_int64(st, 1, (sqlite3_int64) id));
+        if (r < 0)
+                return r;
         return single_text(s, st, ret);
 }
 
