@@ -179,8 +179,20 @@ static int make_dir(const char *path) {
         return 0;
 }
 
+int cgroup_find_mount(char **ret_mount) {
+        _cleanup_free_ char *mountinfo = NULL;
+        int r;
+
+        assert(ret_mount);
+
+        r = read_full_file("/proc/self/mountinfo", CGROUP_FILE_MAX, &mountinfo, NULL);
+        if (r < 0)
+                return r;
+        return cgroup_parse_mountinfo(mountinfo, ret_mount);
+}
+
 int cgroup_root_setup(const char *root_name, CgroupRoot **ret_root) {
-        _cleanup_free_ char *mountinfo = NULL, *self = NULL, *mount = NULL, *own = NULL, *base = NULL,
+        _cleanup_free_ char *self = NULL, *mount = NULL, *own = NULL, *base = NULL,
                             *leaf = NULL, *procs = NULL, *origin = NULL;
         bool created_base = false;
         CgroupRoot *root;
@@ -192,10 +204,7 @@ int cgroup_root_setup(const char *root_name, CgroupRoot **ret_root) {
         if (!cgroup_name_is_valid(root_name))
                 return -EINVAL;
 
-        r = read_full_file("/proc/self/mountinfo", CGROUP_FILE_MAX, &mountinfo, NULL);
-        if (r < 0)
-                return r;
-        r = cgroup_parse_mountinfo(mountinfo, &mount);
+        r = cgroup_find_mount(&mount);
         if (r == -ENOENT)
                 return -EOPNOTSUPP;
         if (r < 0)

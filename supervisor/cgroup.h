@@ -24,6 +24,9 @@ typedef struct CgroupRoot {
  * -ENOENT if none. Mount points with octal escapes (\040) are decoded. */
 int cgroup_parse_mountinfo(const char *text, char **ret_mount);
 
+/* The same, read from this process's /proc/self/mountinfo. */
+int cgroup_find_mount(char **ret_mount);
+
 /* Parses the text of /proc/self/cgroup: the path of the "0::" line. -ENOENT if none. */
 int cgroup_parse_self(const char *text, char **ret_path);
 

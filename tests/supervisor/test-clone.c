@@ -20,7 +20,6 @@
 
 #include "cgroup.h"
 #include "clone.h"
-#include "fileio.h"
 
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -116,17 +115,6 @@ static void test_fork_child_has_own_memory(void **state) {
         assert_int_equal(value, 1);
 }
 
-static char *cgroup_mount(void) {
-        _cleanup_free_ char *buf = NULL;
-        char *mount = NULL;
-
-        if (read_full_file("/proc/self/mountinfo", 1024 * 1024, &buf, NULL) < 0)
-                return NULL;
-        if (cgroup_parse_mountinfo(buf, &mount) < 0)
-                return NULL;
-        return mount;
-}
-
 static int cgroup_teardown(void **state) {
         char *path = *state;
 
@@ -147,8 +135,7 @@ static void test_vfork_child_is_born_in_its_cgroup(void **state) {
 
         if (!vfork_available() || geteuid() != 0)
                 skip();
-        mount = cgroup_mount();
-        if (!mount)
+        if (cgroup_find_mount(&mount) < 0)
                 skip();
         (void) snprintf(name, sizeof name, "vigil-test-clone-%d", (int) getpid());
         assert_true(asprintf(&path, "%s/%s", mount, name) > 0);

@@ -802,24 +802,6 @@ static void test_spawn_output_file_opened_after_privilege_drop(void **state) {
         free(file);
 }
 
-static char *cgroup_mount(void) {
-        char buf[65536], *mount = NULL;
-        ssize_t n;
-        int fd;
-
-        fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return NULL;
-        n = read(fd, buf, sizeof buf - 1);
-        (void) close(fd);
-        if (n <= 0)
-                return NULL;
-        buf[n] = '\0';
-        if (cgroup_parse_mountinfo(buf, &mount) < 0)
-                return NULL;
-        return mount;
-}
-
 static void test_spawn_joins_cgroup(void **state) {
         char *argv[] = { (char *) "/bin/cat", (char *) "/proc/self/cgroup", NULL };
         char *mount, *want = NULL, *gone = NULL, name[64];
@@ -830,8 +812,7 @@ static void test_spawn_joins_cgroup(void **state) {
 
         if (geteuid() != 0)
                 skip();
-        mount = cgroup_mount();
-        if (!mount)
+        if (cgroup_find_mount(&mount) < 0)
                 skip();
 
         (void) snprintf(name, sizeof name, "vigil-test-spawn-%d", (int) getpid());
