@@ -323,6 +323,40 @@ stop_vigild() {
         log "vigild pid $pid stopped, exit status 0"
 }
 
+# Background helpers a scenario starts besides vigild (mount namespace holders, listeners), by
+# pid: _cleanup ends whatever is still in here. stop_helper PID ends one earlier (SIGTERM, then
+# its exit status is collected and returned).
+declare -A HELPERS_RUNNING=()
+stop_helper() {
+        local pid=$1 status=0
+        kill -TERM "$pid" 2> /dev/null
+        wait "$pid" 2> /dev/null || status=$?
+        unset "HELPERS_RUNNING[$pid]"
+        return "$status"
+}
+
+# start_ns_holder SETUP [ARGS...]: starts a process that holds a private mount namespace in
+# which the sh script SETUP ran (with set -e; ARGS are its $1...); sets NS_PID. Fails the
+# scenario if SETUP failed. in_ns CMD... runs CMD in that namespace.
+_NS_N=0
+start_ns_holder() {
+        local setup=$1 ready
+        shift
+        _NS_N=$((_NS_N + 1))
+        ready=$T/ns-holder-$_NS_N.ready
+        NS_READY=$ready unshare --mount --propagation private -- sh -c "set -e
+$setup"'
+: > "$NS_READY"
+exec sleep 3600' sh "$@" &
+        NS_PID=$!
+        HELPERS_RUNNING[$NS_PID]="mount namespace holder"
+        wait_until "[[ -e $ready ]] || ! pid_alive $NS_PID"
+        pid_alive "$NS_PID" || fail "could not set up the mount namespace"
+}
+in_ns() {
+        nsenter "--mount=/proc/$NS_PID/ns/mnt" -- "$@"
+}
+
 _cleanup() {
         local rc=$? pid deadline
         set +e
@@ -342,6 +376,9 @@ _cleanup() {
                         fi
                 fi
                 wait "$pid" 2>/dev/null
+        done
+        for pid in "${!HELPERS_RUNNING[@]}"; do
+                stop_helper "$pid"
         done
         if [[ $rc != 0 && $rc != 77 && -z $_FAILED ]]; then
                 echo "FAIL [$SCENARIO]: a command failed (status $rc)" >&2

@@ -30,30 +30,17 @@ mkdir -p /run/systemd/journal'
 
 stop_listener() {
         if [[ -n $LISTENER_PID ]]; then
-                kill -TERM "$LISTENER_PID" 2> /dev/null
-                wait "$LISTENER_PID" || fail "journal-listener exited with status $?"
+                stop_helper "$LISTENER_PID" || fail "journal-listener exited with status $?"
                 LISTENER_PID=
         fi
 }
-# The listener is the script's child: stop it before lib.sh's cleanup, keeping the exit status
-# that _cleanup reads from $?.
-_cleanup_listener() {
-        local rc=$?
-        set +e
-        if [[ -n $LISTENER_PID ]]; then
-                kill -TERM "$LISTENER_PID"
-                wait "$LISTENER_PID"
-        fi
-        (exit "$rc")
-        _cleanup
-}
-trap _cleanup_listener EXIT
 
 # The listener holds the namespace: vigild joins it by /proc/PID/ns/mnt.
 host_journal_dir=$([[ -d /run/systemd/journal ]] && echo yes || echo no)
 unshare --mount --propagation private -- sh -c "$HIDE_JOURNAL"'
 exec "$0" /run/systemd/journal "$1" "$2"' "$JOURNAL_LISTENER" "$J" "$T/listener.ready" &
 LISTENER_PID=$!
+HELPERS_RUNNING[$LISTENER_PID]=journal-listener
 wait_until '[[ -e $T/listener.ready ]] || ! pid_alive $LISTENER_PID'
 pid_alive "$LISTENER_PID" || fail "journal-listener did not start"
 if [[ $host_journal_dir == no && -e /run/systemd/journal ]]; then

@@ -9,18 +9,6 @@
 
 command -v sqlite3 > /dev/null || skip "the sqlite3 shell is not installed"
 DB=$T/state/incidents.db
-HOLDER_PID=
-_cleanup_holder() {
-        local rc=$?
-        set +e
-        if [[ -n $HOLDER_PID ]]; then
-                kill -TERM "$HOLDER_PID"
-                wait "$HOLDER_PID"
-        fi
-        (exit "$rc")
-        _cleanup
-}
-trap _cleanup_holder EXIT
 mkdir -p "$T/state"
 write_config "$T/vigil.conf" <<EOF
 daemon = { store_flush_interval = "100ms"; };
@@ -89,24 +77,18 @@ rmdir "$DB"
 #    read-only once the store is there).
 if command -v unshare > /dev/null && command -v nsenter > /dev/null; then
         sqlite3 "$T/valid.db" "PRAGMA user_version = 0"   # an empty database: vigild would migrate it
-        unshare --mount --propagation private -- sh -c '
-                mount -t tmpfs -o size=1m tmpfs "$1" && cp "$2" "$1/incidents.db" &&
-                mount -o remount,ro "$1" && : > "$3" && exec sleep 3600' \
-                sh "$T/state" "$T/valid.db" "$T/ro.ready" &
-        HOLDER_PID=$!
-        wait_until '[[ -e $T/ro.ready ]] || ! pid_alive $HOLDER_PID'
-        pid_alive "$HOLDER_PID" || fail "could not set up the read-only tmpfs"
-        before=$(nsenter "--mount=/proc/$HOLDER_PID/ns/mnt" -- sha256sum "$DB")
+        start_ns_holder 'mount -t tmpfs -o size=1m tmpfs "$1"
+cp "$2" "$1/incidents.db"
+mount -o remount,ro "$1"' "$T/state" "$T/valid.db"
+        before=$(in_ns sha256sum "$DB")
         : > "$T/stamps"
-        VIGILD_PREFIX=(nsenter "--mount=/proc/$HOLDER_PID/ns/mnt" --)
+        VIGILD_PREFIX=(nsenter "--mount=/proc/$NS_PID/ns/mnt" --)
         start_vigild "$T/vigil.conf"
         wait_for_log "cannot write the incident store $DB: .*Read-only file system"
         wait_until '(( $(stamp_count "$T/stamps") >= 3 ))' 10
         stop_vigild
-        after=$(nsenter "--mount=/proc/$HOLDER_PID/ns/mnt" -- sha256sum "$DB")
-        kill -TERM "$HOLDER_PID"
-        wait "$HOLDER_PID" || true
-        HOLDER_PID=
+        after=$(in_ns sha256sum "$DB")
+        stop_helper "$NS_PID" || true
         assert_eq "$after" "$before" "the store on the read-only filesystem"
 else
         log "unshare/nsenter missing: the read-only filesystem case is not run"

@@ -11,28 +11,9 @@ if ! command -v unshare > /dev/null || ! command -v nsenter > /dev/null; then
         skip "unshare and nsenter (util-linux) are needed"
 fi
 
-HOLDER_PID=
-_cleanup_holder() {
-        local rc=$?
-        set +e
-        if [[ -n $HOLDER_PID ]]; then
-                kill -TERM "$HOLDER_PID"
-                wait "$HOLDER_PID"
-        fi
-        (exit "$rc")
-        _cleanup
-}
-trap _cleanup_holder EXIT
-
-# The namespace holder: a tmpfs of 1 MiB over $T/state, visible only to whoever joins it.
+# A tmpfs of 1 MiB over $T/state, visible only to whoever joins the namespace.
 mkdir -p "$T/state"
-unshare --mount --propagation private -- sh -c '
-        mount -t tmpfs -o size=1m,mode=0755 tmpfs "$1" && : > "$2" && exec sleep 3600' \
-        sh "$T/state" "$T/holder.ready" &
-HOLDER_PID=$!
-wait_until '[[ -e $T/holder.ready ]] || ! pid_alive $HOLDER_PID'
-pid_alive "$HOLDER_PID" || fail "could not set up the tmpfs namespace"
-in_ns() { nsenter "--mount=/proc/$HOLDER_PID/ns/mnt" -- "$@"; }
+start_ns_holder 'mount -t tmpfs -o size=1m,mode=0755 tmpfs "$1"' "$T/state"
 DB=$T/state/incidents.db
 q() { in_ns sqlite3 "$DB" "$1"; }
 
@@ -49,7 +30,7 @@ workers = (
         }
 );
 EOF
-VIGILD_PREFIX=(nsenter "--mount=/proc/$HOLDER_PID/ns/mnt" --)
+VIGILD_PREFIX=(nsenter "--mount=/proc/$NS_PID/ns/mnt" --)
 start_vigild "$T/vigil.conf"
 wait_until '(( $(q "SELECT count(*) FROM events" 2> /dev/null || echo 0) >= 10 ))' 20
 
