@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include "fileio.h"
 #include "store-query.h"
 #include "store-schema.h"
 #include "store.h"
@@ -130,16 +131,11 @@ static void exec_sql(const char *path, const char *sql) {
         sqlite3_close(db);
 }
 
+/* A small file's text, or NULL. */
 static char *read_small(const char *path) {
-        char buf[64] = "";
-        FILE *f = fopen(path, "re");
+        char *text = NULL;
 
-        if (!f)
-                return NULL;
-        if (!fgets(buf, sizeof buf, f))
-                buf[0] = 0;
-        fclose(f);
-        return strdup(buf);
+        return read_full_file(path, 4096, &text, NULL) < 0 ? NULL : text;
 }
 
 static void assert_text(char *got, const char *want) {
