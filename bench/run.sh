@@ -31,8 +31,8 @@ SETTLE_SECS=${BENCH_SETTLE_SECS:-2}
 # are measured on their own instead of beside the others.
 ALONE=${BENCH_ALONE:-supervisord}
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 
 [[ $EUID -eq 0 ]] || die "run as root (cgroups, package installation)"
 [[ " ${SUPERVISORS[*]} " == *" floor "* ]] || die "BENCH_SUPERVISORS must include floor: every ratio is to it"
@@ -40,24 +40,6 @@ die() { log "error: $*"; exit 1; }
 WORK=""
 CG=""
 POLICY_RC_CREATED=""
-
-remove_cgroup_tree() {
-        # Deepest first: a cgroup can only be removed once its children are.
-        if [[ -d $1 ]]; then
-                find "$1" -depth -type d -exec rmdir {} + 2>/dev/null || log "cannot remove cgroup $1"
-        fi
-}
-
-kill_cgroup() {
-        local cg=$1 i
-        [[ -d $cg ]] || return 0
-        echo 1 >"$cg/cgroup.kill" 2>/dev/null || true
-        for ((i = 0; i < 200; i++)); do
-                grep -qx 'populated 0' "$cg/cgroup.events" 2>/dev/null && break
-                sleep 0.05
-        done
-        remove_cgroup_tree "$cg"
-}
 
 cleanup() {
         local rc=$?
@@ -109,35 +91,14 @@ install_missing() {
 
 build_tools() {
         BIN=$WORK/bin
-        mkdir -p "$BIN"
-        if cc -O2 -static -o "$BIN/stamp-worker" "$BENCH_DIR/stamp-worker.c" 2>/dev/null; then
-                WORKER_LINK=static
-        else
-                cc -O2 -o "$BIN/stamp-worker" "$BENCH_DIR/stamp-worker.c"
-                WORKER_LINK=dynamic
-        fi
-        cc -O2 -o "$BIN/floor" "$BENCH_DIR/floor.c"
-        cc -O2 -o "$BIN/bench-tool" "$BENCH_DIR/bench-tool.c"
-
+        build_workload "$BIN"
         if [[ -n ${VIGILD:-} ]]; then
                 [[ -x $VIGILD ]] || die "VIGILD=$VIGILD is not executable"
         else
-                log "building vigild out of tree from $SRC_DIR"
-                mkdir -p "$WORK/build"
-                if ! (cd "$WORK/build" && "$SRC_DIR/configure" >configure.log 2>&1 &&
-                        make -j"$(nproc)" vigild >make.log 2>&1); then
-                        tail -n 30 "$WORK/build/configure.log" "$WORK/build/make.log" >&2 || true
-                        die "building vigild failed"
-                fi
+                build_tree "$WORK/build" "" vigild
                 VIGILD=$WORK/build/vigild
         fi
         VIGILD=$(readlink -f -- "$VIGILD")
-}
-
-cgroup2_mount() {
-        # The field after the " - " separator of /proc/self/mountinfo is the filesystem type.
-        awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' \
-                /proc/self/mountinfo
 }
 
 # ---------------------------------------------------------------------------------------------

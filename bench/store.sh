@@ -19,28 +19,21 @@ BIG=${BENCH_STORE_BIG:-1000000}
 STORMS=${BENCH_STORE_STORMS:-5}   # 0 skips the storm part
 N=1000
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 
 [[ $(id -u) == 0 ]] || die "run as root (cgroups, 1000 workers)"
 WORK=$(mktemp -d /tmp/vigil-store-bench.XXXXXX)
-MOUNT=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
-[[ -n $MOUNT ]] || die "no cgroup2 mount"
+MOUNT=$(cgroup2_mount)
+[[ -n $MOUNT ]] || die "no cgroup2 mount in /proc/self/mountinfo"
 CG=$MOUNT/vigil-store-bench.$$
 mkdir "$CG"
 VIGILD_PID=""
 
 cleanup() {
-        local rc=$? i
+        local rc=$?
         set +e
-        if [[ -d $CG ]]; then
-                echo 1 > "$CG/cgroup.kill" 2> /dev/null
-                for ((i = 0; i < 200; i++)); do
-                        grep -qx 'populated 0' "$CG/cgroup.events" 2> /dev/null && break
-                        sleep 0.05
-                done
-                find "$CG" -depth -type d -exec rmdir {} + 2> /dev/null
-        fi
+        kill_cgroup "$CG"
         if [[ -n ${BENCH_KEEP:-} ]]; then log "work directory kept: $WORK"; else rm -rf -- "$WORK"; fi
         exit "$rc"
 }
@@ -51,15 +44,9 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 
 now_ns() { date +%s%N; }
 
 # ---- build
-log "building vigild, vigilctl and store-bench (test hooks on) from $SRC_DIR"
-mkdir -p "$WORK/build" "$WORK/bin"
-(cd "$WORK/build" && "$SRC_DIR/configure" --enable-test-hooks > configure.log 2>&1 &&
-        make -j"$(nproc)" vigild vigilctl bench/store-bench > make.log 2>&1) ||
-        { tail -n 30 "$WORK/build/make.log" >&2 || true; die "build failed"; }
+build_tree "$WORK/build" --enable-test-hooks vigild vigilctl bench/store-bench
 B=$WORK/build
-cc -O2 -static -o "$WORK/bin/stamp-worker" "$BENCH_DIR/stamp-worker.c" 2> /dev/null ||
-        cc -O2 -o "$WORK/bin/stamp-worker" "$BENCH_DIR/stamp-worker.c"
-cc -O2 -o "$WORK/bin/bench-tool" "$BENCH_DIR/bench-tool.c"
+build_workload "$WORK/bin"
 
 # ---- 1. events per second through the store module
 declare -A RATE

@@ -1,0 +1,60 @@
+# Shared by bench/run.sh and bench/store.sh (sourced, after BENCH_DIR and SRC_DIR are set):
+# logging, the cgroup each benchmark runs its supervisors in, and building what it measures.
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+cgroup2_mount() {
+        # The field after the " - " separator of /proc/self/mountinfo is the filesystem type.
+        awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' \
+                /proc/self/mountinfo
+}
+
+remove_cgroup_tree() {
+        # Deepest first: a cgroup can only be removed once its children are.
+        if [[ -d $1 ]]; then
+                find "$1" -depth -type d -exec rmdir {} + 2>/dev/null || log "cannot remove cgroup $1"
+        fi
+}
+
+# kill_cgroup DIR: ends everything in the cgroup (cgroup.kill, never by name), waits until it is
+# empty, removes it and its children.
+kill_cgroup() {
+        local cg=$1 i
+        [[ -d $cg ]] || return 0
+        echo 1 >"$cg/cgroup.kill" 2>/dev/null || true
+        for ((i = 0; i < 200; i++)); do
+                grep -qx 'populated 0' "$cg/cgroup.events" 2>/dev/null && break
+                sleep 0.05
+        done
+        remove_cgroup_tree "$cg"
+}
+
+# build_workload BIN: the stamp worker (static where libc allows; WORKER_LINK says which), the
+# fork/exec floor and bench-tool, into BIN.
+build_workload() {
+        local bin=$1
+        mkdir -p "$bin"
+        if cc -O2 -static -o "$bin/stamp-worker" "$BENCH_DIR/stamp-worker.c" 2>/dev/null; then
+                WORKER_LINK=static
+        else
+                cc -O2 -o "$bin/stamp-worker" "$BENCH_DIR/stamp-worker.c"
+                WORKER_LINK=dynamic
+        fi
+        cc -O2 -o "$bin/floor" "$BENCH_DIR/floor.c"
+        cc -O2 -o "$bin/bench-tool" "$BENCH_DIR/bench-tool.c"
+}
+
+# build_tree DIR "CONFIGURE ARGS" TARGET...: builds the source tree out of tree in DIR.
+build_tree() {
+        local dir=$1 args=$2
+        shift 2
+        log "building $* out of tree from $SRC_DIR"
+        mkdir -p "$dir"
+        # shellcheck disable=SC2086 # the configure arguments are words on purpose
+        if ! (cd "$dir" && "$SRC_DIR/configure" $args >configure.log 2>&1 &&
+                make -j"$(nproc)" "$@" >make.log 2>&1); then
+                tail -n 30 "$dir/configure.log" "$dir/make.log" >&2 || true
+                die "building $* failed"
+        fi
+}
