@@ -33,7 +33,7 @@ usec_t hooks_stall_ms(void);
  * "flush_failures N", one per line), so a test can count the commits of a crash storm. */
 void hooks_store_committed(const Store *s);
 
-/* VIGIL_TEST_STORE_OFF=1: the recorder drops every event and state (the benchmark's "store
+/* VIGIL_TEST_STORE_OFF=1: vigild runs without an incident store (the benchmark's "store
  * off" baseline). */
 bool hooks_store_off(void);
 #else

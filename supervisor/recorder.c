@@ -47,7 +47,6 @@ struct Recorder {
         usec_t first_queued_at;           /* CLOCK_MONOTONIC; 0: nothing queued */
         bool flushing;
         bool degraded;
-        bool off;                         /* test hook: record nothing */
         usec_t degraded_since;            /* CLOCK_REALTIME */
         usec_t retry_delay;
         uint64_t dropped_at_outage;       /* counters.events_dropped when the outage began */
@@ -321,9 +320,6 @@ int recorder_new(sd_event *event, const Config *config, Recorder **ret) {
                 return log_error_errno(-ENOMEM, "out of memory");
         r->event = sd_event_ref(event);
         r->config = config;
-        r->off = hooks_store_off();
-        if (r->off)
-                log_store(LOG_WARNING, 0, "test hook VIGIL_TEST_STORE_OFF: nothing is recorded");
         r->flush_interval = d->store_flush_interval;
         r->retention = d->retention;
         r->queue_max = d->store_queue;
@@ -431,8 +427,6 @@ Severity recorder_event(Recorder *r, const StoreEvent *e) {
         Severity sev;
         int k;
 
-        if (r->off)
-                return e->severity >= 0 ? e->severity : event_kind_severity(e->kind);
         k = store_record(r->store, e, &sev);
         if (k < 0) {
                 log_store(LOG_ERR, k, "cannot record a %s event: %m", event_kind_to_string(e->kind));
@@ -448,8 +442,6 @@ void recorder_resolve(Recorder *r, const char *worker, int instance, IncidentCau
                       const char *note) {
         int k;
 
-        if (r->off)
-                return;
         k = store_resolve(r->store, worker, instance, cause, how, 0, "vigild", note);
         if (k < 0)
                 log_store(LOG_ERR, k, "cannot record a resolution: %m");
@@ -461,8 +453,6 @@ void recorder_action(Recorder *r, const char *worker, int instance, IncidentCaus
                      const char *details) {
         int k;
 
-        if (r->off)
-                return;
         k = store_action(r->store, worker, instance, cause, action, 0, details);
         if (k < 0)
                 log_store(LOG_ERR, k, "cannot record a %s action: %m", action);
@@ -473,8 +463,6 @@ void recorder_action(Recorder *r, const char *worker, int instance, IncidentCaus
 void recorder_action_outcome(Recorder *r, const char *worker, int instance, IncidentCause cause, const char *outcome) {
         int k;
 
-        if (r->off)
-                return;
         k = store_action_outcome(r->store, worker, instance, cause, outcome, 0);
         if (k < 0)
                 log_store(LOG_ERR, k, "cannot record an action's outcome: %m");
@@ -489,8 +477,6 @@ bool recorder_has_open(const Recorder *r, const char *worker, int instance, Inci
 void recorder_save_worker_state(Recorder *r, const char *worker, const StoreWorkerState *st) {
         int k;
 
-        if (r->off)
-                return;
         k = store_set_worker_state(r->store, worker, st);
 
         if (k < 0)
@@ -502,8 +488,6 @@ void recorder_save_worker_state(Recorder *r, const char *worker, const StoreWork
 void recorder_save_instance_state(Recorder *r, const char *worker, unsigned instance, const StoreInstanceState *st) {
         int k;
 
-        if (r->off)
-                return;
         k = store_set_instance_state(r->store, worker, instance, st);
 
         if (k < 0)
