@@ -126,26 +126,7 @@ prepare_vigild_nocg() {
 
 vigild_config() {
         mkdir -m 0755 "$RUN/runtime" "$RUN/state"
-        # First restart immediate; the backoff level resets 10ms after a start (the stable
-        # timer may fire up to 1s late; MIN_AGE_MS covers that); the breaker's window is so
-        # short that 64 failures never fall inside it, so it never opens.
-        cat >"$RUN/vigil.conf" <<EOF
-workers = (
-  {
-    name      = "w";
-    command   = [ "$BIN/stamp-worker", "$STAMPS" ];
-    instances = $N;
-    restart   = "always";
-    start_secs = "0";
-    stdout    = "null";
-    stderr    = "null";
-    cgroups   = "$1";
-    backoff   = { initial = "1ms"; max = "1s"; factor = 2.0; reset_after = "10ms"; immediate_first = true; };
-    breaker   = { failures = 64; window = "1us"; open_for = "1s"; trial_ok = "1s"; };
-  }
-);
-EOF
-        chmod 0644 "$RUN/vigil.conf"
+        write_vigild_config "$RUN/vigil.conf" "$BIN/stamp-worker" "$STAMPS" "$N" "$1"
         "$VIGILD" --check "$RUN/vigil.conf" >/dev/null || die "vigild refuses $RUN/vigil.conf"
         CMD=("$VIGILD" -d -c "$RUN/vigil.conf" --runtime-dir "$RUN/runtime" --state-dir "$RUN/state")
 }

@@ -83,22 +83,7 @@ log "vigilctl on $BIG events ($big_incidents incidents): incidents ${CTL[inciden
 
 # ---- 3. a real storm, store on and off
 storm_part() {
-cat > "$WORK/vigil.conf" << EOF
-workers = (
-  {
-    name      = "w";
-    command   = [ "$WORK/bin/stamp-worker", "$WORK/stamps" ];
-    instances = $N;
-    restart   = "always";
-    start_secs = "0";
-    stdout    = "null";
-    stderr    = "null";
-    backoff   = { initial = "1ms"; max = "1ms"; reset_after = "10ms"; immediate_first = true; };
-    breaker   = { failures = 64; window = "1us"; open_for = "1s"; trial_ok = "1s"; };
-  }
-);
-EOF
-chmod 0644 "$WORK/vigil.conf"
+write_vigild_config "$WORK/vigil.conf" "$WORK/bin/stamp-worker" "$WORK/stamps" "$N" auto
 mkdir -p "$WORK/run" "$WORK/state"
 ulimit -n "$(ulimit -Hn)"
 
