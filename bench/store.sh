@@ -44,7 +44,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 
 now_ns() { date +%s%N; }
 
 # ---- build
-build_tree "$WORK/build" --enable-test-hooks vigild vigilctl bench/store-bench
+build_tree "$WORK/build" --enable-test-hooks vigild vigilctl/vigilctl bench/store-bench
 B=$WORK/build
 build_workload "$WORK/bin"
 
@@ -69,7 +69,7 @@ time_ctl() {
         shift
         for ((i = 0; i < RUNS; i++)); do
                 t0=$(now_ns)
-                "$B/vigilctl" --db "$WORK/big.db" "$@" > /dev/null
+                "$B/vigilctl/vigilctl" --db "$WORK/big.db" "$@" > /dev/null
                 t1=$(now_ns)
                 echo "$(((t1 - t0) / 1000))"
         done | median | awk '{ printf "%.1f", $1 / 1000 }'

@@ -16,7 +16,7 @@ JOURNAL_LISTENER=${JOURNAL_LISTENER:-$(dirname "$VT_WORKER")/journal-listener}
 
 J=$T/journal.json
 LISTENER_PID=
-MID_STATE=5f0d7c1c8a2e4b7e9a4c3f2b1d0e9a01   # LOG_MID_INSTANCE_STATE in supervisor/log.h
+MID_STATE=5f0d7c1c8a2e4b7e9a4c3f2b1d0e9a01   # LOG_MID_INSTANCE_STATE in common/log.h
 MID_EXIT=5f0d7c1c8a2e4b7e9a4c3f2b1d0e9a02    # LOG_MID_PROCESS_EXIT
 
 # Mounts an empty tmpfs where the journal sockets live, in this mount namespace only. A directory

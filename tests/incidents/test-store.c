@@ -1,4 +1,4 @@
-/* Tests for supervisor/store.c on a database in a private temporary directory: creation and
+/* Tests for incidents/store.c on a database in a private temporary directory: creation and
  * schema, grouping of events into incidents, severity and escalation, grouped commits, the
  * per-incident event cap, manual and automatic resolutions, the bounded queue while the store
  * cannot be written, quarantine of a corrupt file, refusal of a newer schema, migrations from

@@ -1,4 +1,4 @@
-/* Tests for supervisor/incident.c: string tables, default severities and categories per event
+/* Tests for incidents/incident.c: string tables, default severities and categories per event
  * kind, the incident each kind belongs to, journal priorities and the severity raise. */
 
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Tests for supervisor/cgroup.c: the procfs parsers on literal texts, and, as root on a host
+/* Tests for common/cgroup.c: the procfs parsers on literal texts, and, as root on a host
  * with a writable cgroup2 mount, a live hierarchy created under a unique name, populated by
  * real processes, signalled, killed and removed again. The setup that moves a process into
  * the supervisor leaf runs in a forked child so that this test process never changes cgroup.

@@ -1,4 +1,4 @@
-/* Tests for supervisor/clone.c: the vfork-style child really shares our memory and runs while
+/* Tests for common/clone.c: the vfork-style child really shares our memory and runs while
  * we wait, its pidfd refers to it, it is born in the cgroup it was given, and the fork-style
  * clone and the switch that disables the vfork path behave as documented. Every child is
  * reaped; the cgroup is removed by the teardown whether the test passed or not. */
