@@ -166,3 +166,26 @@ void breaker_reset(Breaker *b) {
         /* n_opened survives: it is history for status, not state. */
         breaker_set_state(b, BREAKER_CLOSED, 0);
 }
+
+void breaker_restore(Breaker *b, BreakerState state, const usec_t *failures, unsigned n_failures, usec_t opened_at,
+                     unsigned n_opened) {
+        assert(b);
+        assert(failures || n_failures == 0);
+
+        breaker_init(b);
+        for (unsigned k = 0; k < n_failures; k++)
+                tally_push(b, failures[k]);
+        b->n_opened = n_opened;
+        if (IN_SET(state, BREAKER_OPEN, BREAKER_HALF_OPEN)) {
+                /* Set directly: restoring is not an opening, so n_opened stays as saved. */
+                b->state = BREAKER_OPEN;
+                b->opened_at = opened_at;
+        }
+}
+
+void breaker_trial_abort(Breaker *b) {
+        assert(b);
+
+        if (b->state == BREAKER_HALF_OPEN)
+                b->trial_running = false;
+}

@@ -1,8 +1,9 @@
 /* A circuit breaker for crash loops (per worker; later per action): closed -> open after
  * `failures` failures within `window` -> half-open after `open_for`, admitting one trial ->
  * closed once the trial has stayed up `trial_ok`, or open again when it fails.
- * Pure state: every function takes `now`, none reads a clock, arms a timer or logs; the caller
- * arms timers at breaker_next_deadline() and logs transitions it is told about. */
+ * The only writer of a Breaker's fields. Pure state: every function takes `now`, none reads a
+ * clock, arms a timer or logs; the caller (crash-loop.c) arms timers at
+ * breaker_next_deadline() and logs the transitions it is told about. */
 #pragma once
 
 #include <stdbool.h>
@@ -56,6 +57,18 @@ unsigned breaker_failures_in_window(const Breaker *b, const BreakerConfig *c, us
 
 /* When the breaker next changes by itself (OPEN: opened_at + open_for), else USEC_INFINITY. */
 usec_t breaker_next_deadline(const Breaker *b, const BreakerConfig *c) _pure_;
+
+/* Takes over a breaker an earlier vigild saved: failure times oldest first (on this process's
+ * monotonic clock; only the newest BREAKER_TALLY_MAX are kept), how many times it opened,
+ * and, for a breaker saved open or half-open, when it opened. Either comes back OPEN (a
+ * half-open one with opened_at set so that breaker_tick() half-opens it at once): the first
+ * start after the restore is the trial, as it would have been. */
+void breaker_restore(Breaker *b, BreakerState state, const usec_t *failures, unsigned n_failures, usec_t opened_at,
+                     unsigned n_opened);
+
+/* The half-open trial was stopped on request: it proved nothing, so the next start admitted is
+ * the trial again. No effect in any other state. */
+void breaker_trial_abort(Breaker *b);
 
 /* Operator reset: back to CLOSED with an empty tally; n_opened is kept as history. */
 void breaker_reset(Breaker *b);

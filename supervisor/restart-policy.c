@@ -13,6 +13,8 @@ static const char *const restart_decision_table[_RESTART_DECISION_MAX] = {
         [RESTART_DECISION_COMPLETED] = "completed",
         [RESTART_DECISION_FATAL] = "fatal",
         [RESTART_DECISION_STOPPED] = "stopped",
+        [RESTART_DECISION_START] = "start",
+        [RESTART_DECISION_HELD] = "held",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(restart_decision, RestartDecision);
@@ -79,6 +81,47 @@ bool restart_policy_counts_as_failure(ExitClass cls) {
         /* Resource shortages are the host's fault and stopped/clean ends no fault at all: none
          * of them may push a worker toward its breaker. */
         return cls == EXIT_CLASS_TRANSIENT || cls == EXIT_CLASS_CRASH || cls == EXIT_CLASS_UNRESPONSIVE;
+}
+
+bool restart_policy_breaker_failure(const RestartInput *in) {
+        assert(in);
+
+        if (in->stopping || !in->want_up)
+                return false;
+        if (in->trial)
+                return in->cls != EXIT_CLASS_STOPPED;
+        return restart_policy_counts_as_failure(in->cls);
+}
+
+bool restart_policy_trial_aborted(const RestartInput *in) {
+        assert(in);
+
+        return in->trial && (in->stopping || !in->want_up || in->cls == EXIT_CLASS_STOPPED);
+}
+
+RestartDecision restart_policy_conclude(const RestartInput *in, const char **ret_reason) {
+        RestartDecision d;
+        const char *reason = NULL;
+
+        assert(in);
+        assert(in->config);
+
+        if (in->stopping || !in->want_up) {
+                d = RESTART_DECISION_STOPPED;
+                reason = in->stopping ? "vigild is stopping" : "not wanted";
+        } else if (in->cls == EXIT_CLASS_STOPPED) {
+                d = RESTART_DECISION_START;
+                reason = "starting again";
+        } else {
+                d = restart_policy_decide(in->cls, in->config, &reason);
+                if (d == RESTART_DECISION_RESTART && !in->breaker_closed) {
+                        d = RESTART_DECISION_HELD;
+                        reason = "crash loop, breaker open";
+                }
+        }
+        if (d >= 0 && ret_reason)
+                *ret_reason = reason;
+        return d;
 }
 
 usec_t restart_policy_delay_cap(unsigned n, const BackoffConfig *c) {

@@ -16,6 +16,8 @@ typedef enum RestartDecision {
         RESTART_DECISION_COMPLETED,/* clean end under on-failure or never */
         RESTART_DECISION_FATAL,    /* give up until an operator acts */
         RESTART_DECISION_STOPPED,  /* vigild asked for this end */
+        RESTART_DECISION_START,    /* stopped by vigild but still wanted: start again at once */
+        RESTART_DECISION_HELD,     /* would restart, but the crash-loop breaker is open */
         _RESTART_DECISION_MAX,
         _RESTART_DECISION_INVALID = -EINVAL,
 } RestartDecision;
@@ -24,8 +26,33 @@ typedef enum RestartDecision {
  * static string. An out-of-range class or mode gives _RESTART_DECISION_INVALID. */
 RestartDecision restart_policy_decide(ExitClass cls, const WorkerConfig *w, const char **ret_reason);
 
-/* Whether this end counts as a failure for the crash-loop breaker. */
+/* Whether an end of this class counts as a failure for the crash-loop breaker. */
 bool restart_policy_counts_as_failure(ExitClass cls) _pure_;
+
+/* Everything that decides what follows one end of an instance, once its processes are gone. */
+typedef struct RestartInput {
+        ExitClass cls;
+        const WorkerConfig *config;
+        bool want_up;           /* config or an operator wants the instance up */
+        bool stopping;          /* vigild is stopping */
+        bool trial;             /* this run was the breaker's half-open trial */
+        bool breaker_closed;    /* the breaker's state once this end was counted */
+} RestartInput;
+
+/* Whether the end is a failure for the crash-loop breaker: never while vigild stops it or it
+ * is no longer wanted; for the breaker's trial, any end vigild did not cause (a trial must
+ * stay up to prove anything); otherwise restart_policy_counts_as_failure(). */
+bool restart_policy_breaker_failure(const RestartInput *in) _pure_;
+
+/* Whether the end of the breaker's trial proved nothing either way (vigild stopped it). */
+bool restart_policy_trial_aborted(const RestartInput *in) _pure_;
+
+/* The one decision about an end: STOPPED if vigild stops or the instance is not wanted; START
+ * if vigild ended it but it is still wanted (a restart on request, leftovers removed);
+ * otherwise restart_policy_decide()'s answer for the class and restart mode, with RESTART
+ * turned into HELD while the breaker is not closed. ret_reason (optional) gets a static
+ * string. Invalid input gives _RESTART_DECISION_INVALID. */
+RestartDecision restart_policy_conclude(const RestartInput *in, const char **ret_reason);
 
 /* Full-jitter backoff: the n-th consecutive restart (n >= 1) waits
  * random % (min(max, initial * factor^(n-1)) + 1) usec; with immediate_first, n == 1 waits 0.

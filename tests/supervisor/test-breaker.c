@@ -380,6 +380,62 @@ static void test_state_strings_round_trip(void **state) {
         assert_int_equal(breaker_state_from_string("ajar"), _BREAKER_STATE_INVALID);
 }
 
+static void test_restore_keeps_failures_in_the_window(void **state) {
+        const usec_t t0 = 1000 * SEC, failures[] = { t0, t0 + SEC, t0 + 2 * SEC, t0 + 3 * SEC };
+        Breaker b;
+
+        breaker_restore(&b, BREAKER_CLOSED, failures, ELEMENTSOF(failures), 0, 2);
+        assert_int_equal(b.state, BREAKER_CLOSED);
+        assert_int_equal(b.n_opened, 2);
+        assert_int_equal(breaker_failures_in_window(&b, &config, t0 + 4 * SEC), 4);
+        /* The fifth failure is the one that opens it, as if vigild had never restarted. */
+        assert_int_equal(failure_at(&b, t0 + 4 * SEC, true), BREAKER_OPEN);
+        assert_int_equal(b.n_opened, 3);
+}
+
+static void test_restore_open_keeps_its_deadline(void **state) {
+        const usec_t t0 = 1000 * SEC;
+        Breaker b;
+
+        breaker_restore(&b, BREAKER_OPEN, NULL, 0, t0, 1);
+        assert_int_equal(b.state, BREAKER_OPEN);
+        assert_int_equal(b.n_opened, 1);
+        assert_false(breaker_admit(&b));
+        assert_int_equal(breaker_next_deadline(&b, &config), t0 + config.open_for);
+        assert_false(breaker_tick(&b, &config, t0 + config.open_for - 1));
+        assert_true(breaker_tick(&b, &config, t0 + config.open_for));
+        assert_int_equal(b.state, BREAKER_HALF_OPEN);
+}
+
+static void test_restore_half_open_comes_back_open_then_trial(void **state) {
+        const usec_t now = 1000 * SEC;
+        Breaker b;
+
+        /* The caller passes an opened_at whose deadline has passed: the next tick half-opens. */
+        breaker_restore(&b, BREAKER_HALF_OPEN, NULL, 0, now - config.open_for, 4);
+        assert_int_equal(b.state, BREAKER_OPEN);
+        assert_true(breaker_tick(&b, &config, now));
+        assert_true(breaker_admit(&b));
+        assert_false(breaker_admit(&b));
+        assert_int_equal(b.n_opened, 4);
+}
+
+static void test_trial_abort_admits_the_next_start(void **state) {
+        Breaker b;
+
+        breaker_init(&b);
+        open_breaker(&b, 1000 * SEC);
+        breaker_trial_abort(&b);     /* no effect while open */
+        assert_false(breaker_admit(&b));
+        assert_true(breaker_tick(&b, &config, 2000 * SEC));
+        assert_true(breaker_admit(&b));
+        assert_false(breaker_admit(&b));
+        breaker_trial_abort(&b);
+        assert_int_equal(b.state, BREAKER_HALF_OPEN);
+        assert_true(breaker_admit(&b));
+        assert_false(breaker_admit(&b));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_new_breaker_is_closed_and_admits),
@@ -403,6 +459,10 @@ int main(void) {
                 cmocka_unit_test(test_deadline_saturates),
                 cmocka_unit_test(test_zero_open_for_half_opens_at_once),
                 cmocka_unit_test(test_state_strings_round_trip),
+                cmocka_unit_test(test_restore_keeps_failures_in_the_window),
+                cmocka_unit_test(test_restore_open_keeps_its_deadline),
+                cmocka_unit_test(test_restore_half_open_comes_back_open_then_trial),
+                cmocka_unit_test(test_trial_abort_admits_the_next_start),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -412,6 +412,92 @@ static void test_decision_strings_round_trip(void **state) {
         assert_int_equal(restart_decision_from_string("later"), _RESTART_DECISION_INVALID);
 }
 
+static RestartInput input(const WorkerConfig *w, ExitClass cls) {
+        return (RestartInput) { .cls = cls, .config = w, .want_up = true, .breaker_closed = true };
+}
+
+static void test_conclude_stopped_when_not_wanted(void **state) {
+        WorkerConfig w;
+        const char *reason = NULL;
+        RestartInput in;
+
+        worker_init(&w, RESTART_ALWAYS);
+        for (ExitClass cls = 0; cls < _EXIT_CLASS_MAX; cls++) {
+                in = input(&w, cls);
+                in.stopping = true;
+                assert_int_equal(restart_policy_conclude(&in, &reason), RESTART_DECISION_STOPPED);
+                assert_false(restart_policy_breaker_failure(&in));
+                in = input(&w, cls);
+                in.want_up = false;
+                assert_int_equal(restart_policy_conclude(&in, &reason), RESTART_DECISION_STOPPED);
+                assert_false(restart_policy_breaker_failure(&in));
+        }
+        assert_non_null(reason);
+}
+
+static void test_conclude_starts_again_after_a_stop_by_vigild(void **state) {
+        WorkerConfig w;
+        RestartInput in;
+
+        worker_init(&w, RESTART_NEVER);
+        in = input(&w, EXIT_CLASS_STOPPED);
+        /* Even restart=never: vigild ended it (leftovers, a restart on request), it is wanted. */
+        assert_int_equal(restart_policy_conclude(&in, NULL), RESTART_DECISION_START);
+        in.breaker_closed = false;
+        assert_int_equal(restart_policy_conclude(&in, NULL), RESTART_DECISION_START);
+}
+
+static void test_conclude_holds_restarts_while_the_breaker_is_open(void **state) {
+        WorkerConfig w;
+        const char *reason;
+        RestartInput in;
+
+        worker_init(&w, RESTART_ON_FAILURE);
+        for (ExitClass cls = 0; cls < _EXIT_CLASS_MAX; cls++) {
+                RestartDecision table = decide(cls, RESTART_ON_FAILURE, NULL);
+
+                in = input(&w, cls);
+                if (cls != EXIT_CLASS_STOPPED)
+                        assert_int_equal(restart_policy_conclude(&in, NULL), table);
+                in.breaker_closed = false;
+                reason = NULL;
+                if (table == RESTART_DECISION_RESTART) {
+                        assert_int_equal(restart_policy_conclude(&in, &reason), RESTART_DECISION_HELD);
+                        assert_string_equal(reason, "crash loop, breaker open");
+                } else if (cls != EXIT_CLASS_STOPPED)
+                        /* Resource waits, completions and fatal ends do not wait for a breaker. */
+                        assert_int_equal(restart_policy_conclude(&in, NULL), table);
+        }
+}
+
+static void test_conclude_rejects_invalid_input(void **state) {
+        WorkerConfig w;
+        RestartInput in;
+
+        worker_init(&w, RESTART_ALWAYS);
+        in = input(&w, _EXIT_CLASS_INVALID);
+        assert_int_equal(restart_policy_conclude(&in, NULL), _RESTART_DECISION_INVALID);
+}
+
+static void test_breaker_failure_and_trial(void **state) {
+        WorkerConfig w;
+        RestartInput in;
+
+        worker_init(&w, RESTART_ALWAYS);
+        for (ExitClass cls = 0; cls < _EXIT_CLASS_MAX; cls++) {
+                in = input(&w, cls);
+                assert_int_equal(restart_policy_breaker_failure(&in), restart_policy_counts_as_failure(cls));
+                assert_false(restart_policy_trial_aborted(&in));
+                /* A trial must stay up: any end vigild did not cause fails it, even a clean one. */
+                in.trial = true;
+                assert_int_equal(restart_policy_breaker_failure(&in), cls != EXIT_CLASS_STOPPED);
+                assert_int_equal(restart_policy_trial_aborted(&in), cls == EXIT_CLASS_STOPPED);
+                in.stopping = true;
+                assert_false(restart_policy_breaker_failure(&in));
+                assert_true(restart_policy_trial_aborted(&in));
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_decision_table),
@@ -441,6 +527,11 @@ int main(void) {
                 cmocka_unit_test(test_reset_saturates),
                 cmocka_unit_test(test_real_random_draws_stay_within_cap),
                 cmocka_unit_test(test_decision_strings_round_trip),
+                cmocka_unit_test(test_conclude_stopped_when_not_wanted),
+                cmocka_unit_test(test_conclude_starts_again_after_a_stop_by_vigild),
+                cmocka_unit_test(test_conclude_holds_restarts_while_the_breaker_is_open),
+                cmocka_unit_test(test_conclude_rejects_invalid_input),
+                cmocka_unit_test(test_breaker_failure_and_trial),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
