@@ -322,6 +322,24 @@ int cgroup_renew(const char *path) {
         return RET_NERRNO(mkdir(path, 0755));
 }
 
+int cgroup_prepare_leaf(const char *path, bool *stale) {
+        int r;
+
+        assert(path);
+        assert(stale);
+
+        r = cgroup_is_populated(path);
+        if (r > 0)
+                return 1;
+        if (!*stale)
+                return 0;
+        *stale = false;
+        r = cgroup_renew(path);
+        if (r < 0 && access(path, F_OK) < 0)
+                return r;
+        return 0;
+}
+
 int cgroup_is_populated(const char *path) {
         uint64_t v;
         int r;

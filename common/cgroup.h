@@ -80,6 +80,14 @@ int cgroup_remove(const char *path);
  * -EBUSY while populated. */
 int cgroup_renew(const char *path);
 
+/* Readies the leaf cgroup `path` (made by cgroup_create()) for a new process. Returns 1 if
+ * it still holds processes (left as it is: the caller empties it and waits first), 0 when a
+ * process may join it, then with a stale cgroup renewed (see cgroup_renew(); *stale is
+ * cleared) unless renewing failed while the directory stayed (joining it works, only more
+ * slowly). -errno when renewing removed it and could not make it again: the caller goes on
+ * without it. */
+int cgroup_prepare_leaf(const char *path, bool *stale);
+
 /* Calls cb for every direct child cgroup of base other than the supervisor leaf (names of
  * worker cgroups left behind by an earlier vigild). Stops at the first negative return of cb. */
 int cgroup_foreach_child(const CgroupRoot *r, int (*cb)(const char *name, const char *path, void *userdata),

@@ -55,6 +55,14 @@ typedef enum IncidentCause {
         _CAUSE_INVALID = -EINVAL,
 } IncidentCause;
 
+/* Which incident something belongs to: at most one is open per key. Built once by its owner
+ * (an instance has one per cause) and passed by pointer; the strings are borrowed. */
+typedef struct IncidentKey {
+        const char *worker;   /* NULL: vigild itself */
+        int instance;         /* -1: none (the worker as a whole, or vigild) */
+        IncidentCause cause;
+} IncidentKey;
+
 typedef enum EventKind {
         EVENT_CRASH,          /* killed by a signal vigild did not send */
         EVENT_FAILED_EXIT,    /* non-zero exit, restarted */

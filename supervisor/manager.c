@@ -1,8 +1,10 @@
 /* The Manager: vigild's event loop and its own lifecycle. It owns the sd-event loop, the
- * signal sources, the single reaper of child processes, the worker table, the cgroup root and
- * the runtime-directory lock. It is the only place that calls waitid(): workers' ends are
- * handed to their instance, orphaned descendants (vigild is their subreaper) are reaped here.
- * It never blocks and never exit()s: it asks the loop to end with an exit code. */
+ * signal sources, the worker table, the cgroup root, the runtime-directory lock, the indexes
+ * and counts the instances keep through the SupervisorContext it hands them, and the reaping
+ * of orphaned descendants (vigild is their subreaper). Each worker's main process is reaped by
+ * its instance through its pidfd and sends no SIGCHLD, so the work per event does not grow
+ * with the number of instances: SIGCHLD means an orphan. It never blocks (not even on
+ * systemd: see upstream.c) and never exit()s: it asks the loop to end with an exit code. */
 #include <dirent.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -25,6 +27,9 @@
 #define LOCK_FILE "vigild.lock"
 #define NOTIFY_SOCKET_FILE "notify.sock"
 #define JOURNAL_STREAM_SOCKET "/run/systemd/journal/stdout"
+/* An explained SIGCHLD (see on_sigchld()) is followed by a sweep for orphans this much later. */
+#define SIGCHLD_PRIORITY (-5)
+#define ORPHAN_SWEEP_USEC (1 * USEC_PER_SEC)
 /* After the workers are gone, orphaned descendants get this long after SIGTERM before SIGKILL. */
 #define REAP_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
@@ -54,17 +59,9 @@ bool manager_is_stopping(const Manager *m) {
         return m->state >= MANAGER_STOPPING;
 }
 
-Instance *manager_find_instance_by_pid(const Manager *m, pid_t pid) {
-        /* A linear scan: one comparison per instance per reaped child, cheap next to the fork
-         * that follows; a table keyed by pid can replace it if profiles ever say so. */
-        for (size_t k = 0; k < m->n_workers; k++) {
-                Worker *w = m->workers[k];
-
-                for (unsigned j = 0; j < w->n_instances; j++)
-                        if (w->instances[j]->main_alive && w->instances[j]->pid == pid)
-                                return w->instances[j];
-        }
-        return NULL;
+/* The instance whose live main process has this pid, or NULL. */
+static Instance *instance_by_pid(const Manager *m, pid_t pid) {
+        return hashmap_get(m->by_pid, INT_TO_PTR(pid));
 }
 
 /* ---------------------------------------------------------------------------------------- *
@@ -107,7 +104,7 @@ static int signal_orphans(Manager *m, int sig) {
         if (r < 0)
                 return log_warning_errno(r, "cannot list vigild's children: %m");
         for (size_t k = 0; k < n; k++) {
-                if (manager_find_instance_by_pid(m, pids[k]))
+                if (instance_by_pid(m, pids[k]))
                         continue;
                 if (kill(pids[k], sig) >= 0)
                         count++;
@@ -147,14 +144,20 @@ static int on_reap_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-void manager_check_stopped(Manager *m) {
+static unsigned instances_with_processes(const Manager *m) {
+        unsigned n = 0;
+
+        for (InstanceState st = 0; st < _INSTANCE_STATE_MAX; st++)
+                if (instance_state_has_processes(st))
+                        n += m->n_by_state[st];
+        return n;
+}
+
+static void manager_check_stopped(Manager *m) {
         int n, r;
 
-        if (m->state != MANAGER_STOPPING || m->stopping_all)
+        if (m->state != MANAGER_STOPPING || m->stopping_all || instances_with_processes(m) > 0)
                 return;
-        for (size_t k = 0; k < m->n_workers; k++)
-                if (worker_has_processes(m->workers[k]))
-                        return;
 
         /* Every worker is down. Without cgroups, descendants that left their process group are
          * still running as vigild's adopted children: end them before vigild goes. */
@@ -177,11 +180,11 @@ void manager_check_stopped(Manager *m) {
 /* ---------------------------------------------------------------------------------------- *
  * Signals                                                                                   */
 
-static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *ssi, void *userdata) {
-        Manager *m = userdata;
-
-        /* The one reaper: peek without reaping so that /proc/PID and the process group stay
-         * valid while we look, then reap and hand the status to the instance. */
+/* Reaps every ended child that is not an instance's main process, and hands an ended main
+ * process found on the way to its instance (whose pidfd event may still be pending). Peeking
+ * first keeps /proc/PID valid and never takes a status away from an instance. The kernel walks
+ * all of vigild's children for each peek: this runs for orphans only, never per restart. */
+static void reap_orphans(Manager *m) {
         for (;;) {
                 siginfo_t si = {};
                 Instance *i;
@@ -196,26 +199,49 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *ssi, vo
                 if (si.si_pid <= 0)
                         break;
 
-                i = manager_find_instance_by_pid(m, si.si_pid);
-                if (i && !i->cgroup_path)
-                        /* Without a cgroup the zombie leader still pins its process group id, so
-                         * this cannot reach a stranger: end what the worker left in its group. */
-                        (void) kill(-si.si_pid, SIGKILL);
-
-                if (waitid(P_PID, si.si_pid, &si, WEXITED) < 0) {
+                i = instance_by_pid(m, si.si_pid);
+                if (i) {
+                        instance_reap(i);
+                        if (i->main_alive && i->pid == si.si_pid)
+                                break;   /* not reaped (logged): do not spin on it */
+                        continue;
+                }
+                if (waitid(P_PID, si.si_pid, &si, WEXITED | WNOHANG) < 0) {
                         if (errno == EINTR)
                                 continue;
                         log_error_errno(errno, "cannot reap pid %d: %m", (int) si.si_pid);
                         break;
                 }
-                if (i)
-                        instance_on_exit(i, &si);
-                else
-                        log_debug("reaped orphaned descendant %d", (int) si.si_pid);
+                log_debug("reaped orphaned descendant %d", (int) si.si_pid);
         }
-
         if (m->state == MANAGER_REAPING && !have_children())
                 manager_finish(m);
+}
+
+static int on_orphan_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
+        reap_orphans(userdata);
+        return 0;
+}
+
+static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *ssi, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        /* SIGCHLD carries the pid of one child, and signals that arrive while one is pending are
+         * merged into it. From an instance's main process it is explained: its pidfd reaps it.
+         * But an orphan may have ended under the same signal, so a sweep follows within
+         * ORPHAN_SWEEP_USEC: once per second at most, however many children end. */
+        if (m->state != MANAGER_REAPING && instance_by_pid(m, (pid_t) ssi->ssi_pid)) {
+                if (sd_event_source_get_enabled(m->orphan_sweep, NULL) > 0)
+                        return 0;
+                r = sd_event_source_set_time_relative(m->orphan_sweep, ORPHAN_SWEEP_USEC);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(m->orphan_sweep, SD_EVENT_ONESHOT);
+                if (r >= 0)
+                        return 0;
+                log_warning_errno(r, "cannot arm the orphan sweep: %m; sweeping now");
+        }
+        reap_orphans(m);
         return 0;
 }
 
@@ -223,7 +249,7 @@ static void manager_stop(Manager *m, const char *why) {
         if (manager_is_stopping(m))
                 return;
         log_notice("%s: stopping all workers", why);
-        (void) sd_notify(false, "STOPPING=1");
+        upstream_stopping(m->upstream);
         manager_set_state(m, MANAGER_STOPPING);
         /* Instances report idleness as they stop; judge only once every one was asked. */
         m->stopping_all = true;
@@ -247,13 +273,14 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *ssi, voi
  * The notify socket: which instance a sender belongs to                                     */
 
 /* The instance whose processes include pid: its main process, a process in its cgroup, or
- * (without a cgroup) a process in its process group. Sets *ret_drop when there is none. */
+ * (without a cgroup) a process in its process group. Sets *ret_drop when there is none. Three
+ * lookups, none of which walks the instances. */
 static Instance *find_sender(Manager *m, pid_t pid, NotifyDrop *ret_drop) {
         _cleanup_free_ char *path = NULL, *text = NULL, *own = NULL, *full = NULL;
         Instance *i;
         pid_t pgid;
 
-        i = manager_find_instance_by_pid(m, pid);
+        i = instance_by_pid(m, pid);
         if (i)
                 return i;
 
@@ -262,20 +289,18 @@ static Instance *find_sender(Manager *m, pid_t pid, NotifyDrop *ret_drop) {
                 return NULL;
         }
         if (m->cgroup_root && cgroup_parse_self(text, &own) >= 0 &&
-            asprintf(&full, "%s%s", m->cgroup_root->mount, own) >= 0)
-                for (size_t k = 0; k < m->n_workers; k++)
-                        for (unsigned j = 0; j < m->workers[k]->n_instances; j++) {
-                                i = m->workers[k]->instances[j];
-                                if (i->cgroup_path && instance_has_processes(i) && streq(i->cgroup_path, full))
-                                        return i;
-                        }
+            asprintf(&full, "%s%s", m->cgroup_root->mount, own) >= 0) {
+                i = hashmap_get(m->by_cgroup, full);
+                if (i && instance_has_processes(i))
+                        return i;
+        }
 
         pgid = getpgid(pid);
         if (pgid < 0) {
                 *ret_drop = NOTIFY_DROP_VANISHED;
                 return NULL;
         }
-        i = manager_find_instance_by_pid(m, pgid);
+        i = instance_by_pid(m, pgid);
         if (i && !i->cgroup_path)
                 return i;
 
@@ -302,31 +327,17 @@ static int on_notify(const NotifyMessage *msg, pid_t pid, uid_t uid, gid_t gid, 
 
 static int on_status(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
-        unsigned n[_INSTANCE_STATE_MAX] = {};
-        _cleanup_free_ char *text = NULL;
+        const unsigned *n = m->n_by_state;
+        char text[160];
 
-        for (size_t k = 0; k < m->n_workers; k++)
-                for (unsigned j = 0; j < m->workers[k]->n_instances; j++)
-                        n[m->workers[k]->instances[j]->state]++;
-        if (asprintf(&text, "STATUS=%s%u running, %u starting, %u backoff, %u fatal",
-                     manager_is_stopping(m) ? "stopping: " : "", n[INSTANCE_RUNNING], n[INSTANCE_STARTING],
-                     n[INSTANCE_BACKOFF], n[INSTANCE_FATAL]) < 0)
-                return 0;
-        if (streq_ptr(text, m->last_status))
-                return 0;
-        (void) sd_notify(false, text);
-        free(m->last_status);
-        m->last_status = TAKE_PTR(text);
+        (void) snprintf(text, sizeof(text), "%s%u running, %u starting, %u backoff, %u fatal",
+                        manager_is_stopping(m) ? "stopping: " : "", n[INSTANCE_RUNNING], n[INSTANCE_STARTING],
+                        n[INSTANCE_BACKOFF], n[INSTANCE_FATAL]);
+        upstream_status(m->upstream, text);
         return 0;
 }
 
-void manager_state_changed(Manager *m) {
-        /* Once per burst of changes: the source runs when nothing more urgent is pending. */
-        if (m->status_source)
-                (void) sd_event_source_set_enabled(m->status_source, SD_EVENT_ONESHOT);
-}
-
-bool manager_verdict_allowed(Manager *m, usec_t due, usec_t *ret_until) {
+static bool manager_verdict_allowed(Manager *m, usec_t due, usec_t *ret_until) {
         usec_t t = now(CLOCK_MONOTONIC), amount = 0;
         char a[FORMAT_DURATION_MAX], b[FORMAT_DURATION_MAX];
         TiltCause cause;
@@ -342,6 +353,30 @@ bool manager_verdict_allowed(Manager *m, usec_t due, usec_t *ret_until) {
         if (ret_until)
                 *ret_until = MAX(m->tilt.until, t);
         return !tilt_active(&m->tilt, t);
+}
+
+/* ---------------------------------------------------------------------------------------- *
+ * The SupervisorContext's callbacks                                                         */
+
+static bool ctx_stopping(void *userdata) {
+        return manager_is_stopping(userdata);
+}
+
+static void ctx_state_changed(void *userdata, Instance *i, InstanceState old) {
+        Manager *m = userdata;
+
+        if (old == i->state)
+                return;
+        m->n_by_state[old]--;
+        m->n_by_state[i->state]++;
+        /* Once per burst of changes: the source runs when nothing more urgent is pending. */
+        (void) sd_event_source_set_enabled(m->status_source, SD_EVENT_ONESHOT);
+        if (!instance_state_has_processes(i->state))
+                manager_check_stopped(m);
+}
+
+static bool ctx_verdict_allowed(void *userdata, usec_t due, usec_t *ret_until) {
+        return manager_verdict_allowed(userdata, due, ret_until);
 }
 
 #ifdef VIGIL_TEST_HOOKS
@@ -395,10 +430,13 @@ int manager_new(Config *config, Manager **ret) {
                 log_error_errno(r, "cannot create the event loop: %m");
                 goto fail;
         }
-        /* Under systemd with WatchdogSec=, the loop itself pings: a stalled loop stops pinging. */
-        r = sd_event_set_watchdog(m->event, true);
-        if (r < 0)
-                log_warning_errno(r, "cannot enable the systemd watchdog: %m, ignoring");
+        /* Under systemd with WatchdogSec=, a timer of the loop pings: a stalled loop stops
+         * pinging. */
+        r = upstream_new(m->event, &m->upstream);
+        if (r < 0) {
+                log_error_errno(r, "cannot set up messages to the service manager: %m");
+                goto fail;
+        }
         r = sd_event_add_signal(m->event, &m->sigchld_source, SIGCHLD, on_sigchld, m);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, &m->sigterm_source, SIGTERM, on_sigterm, m);
@@ -410,6 +448,13 @@ int manager_new(Config *config, Manager **ret) {
                 log_error_errno(r, "cannot watch signals: %m");
                 goto fail;
         }
+        r = sd_event_add_time_relative(m->event, &m->orphan_sweep, CLOCK_MONOTONIC, ORPHAN_SWEEP_USEC,
+                                       USEC_PER_SEC / 4, on_orphan_sweep, m);
+        if (r < 0) {
+                log_error_errno(r, "cannot create the orphan sweep timer: %m");
+                goto fail;
+        }
+        (void) sd_event_source_set_enabled(m->orphan_sweep, SD_EVENT_OFF);
         tilt_init(&m->tilt, m->config->daemon.tilt_margin, m->config->daemon.tilt_settle);
         r = sd_event_add_defer(m->event, &m->status_source, on_status, m);
         if (r < 0) {
@@ -435,15 +480,32 @@ int manager_new(Config *config, Manager **ret) {
          * SIGTERM that stops vigild must be seen as stopped, not restarted. */
         (void) sd_event_source_set_priority(m->sigterm_source, SD_EVENT_PRIORITY_IMPORTANT);
         (void) sd_event_source_set_priority(m->sigint_source, SD_EVENT_PRIORITY_IMPORTANT);
+        /* SIGCHLD before the pidfd events of the same turn, so that its pid is still in the
+         * index and the signal is explained (see on_sigchld()). */
+        (void) sd_event_source_set_priority(m->sigchld_source, SIGCHLD_PRIORITY);
 
+        for (size_t k = 0; k < m->config->n_workers; k++)
+                m->n_instances += m->config->workers[k].instances;
+        m->n_by_state[INSTANCE_STOPPED] = m->n_instances;
+        m->by_pid = hashmap_new(&hash_ops_direct);
+        m->by_cgroup = hashmap_new(&hash_ops_string);
+        m->workers = calloc(MAX(m->config->n_workers, 1U), sizeof(Worker *));
+        if (!m->by_pid || !m->by_cgroup || !m->workers || hashmap_reserve(m->by_pid, m->n_instances) < 0 ||
+            hashmap_reserve(m->by_cgroup, m->n_instances) < 0) {
+                r = log_error_errno(-ENOMEM, "out of memory");
+                goto fail;
+        }
+        m->ctx = (SupervisorContext) {
+                .event = m->event,
+                .by_pid = m->by_pid,
+                .by_cgroup = m->by_cgroup,
+                .stopping = ctx_stopping,
+                .state_changed = ctx_state_changed,
+                .verdict_allowed = ctx_verdict_allowed,
+                .userdata = m,
+        };
         for (size_t k = 0; k < m->config->n_workers; k++) {
-                Worker **nw = reallocarray(m->workers, m->n_workers + 1, sizeof(Worker *));
-                if (!nw) {
-                        r = log_error_errno(-ENOMEM, "out of memory");
-                        goto fail;
-                }
-                m->workers = nw;
-                r = worker_new(m, &m->config->workers[k], &m->workers[m->n_workers]);
+                r = worker_new(&m->ctx, &m->config->workers[k], &m->workers[m->n_workers]);
                 if (r < 0) {
                         log_error_errno(r, "cannot create worker %s: %m", m->config->workers[k].name);
                         goto fail;
@@ -470,13 +532,16 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->sigint_source);
         sd_event_source_disable_unref(m->sighup_source);
         sd_event_source_disable_unref(m->reap_timer);
+        sd_event_source_disable_unref(m->orphan_sweep);
         sd_event_source_disable_unref(m->status_source);
         sd_event_source_disable_unref(m->stall_source);
         notify_socket_free(m->notify);
+        upstream_free(m->upstream);
         /* After the workers, so that their last ends are in; before the loop goes. */
         recorder_free(m->recorder);
         free(m->notify_env);
-        free(m->last_status);
+        hashmap_free(m->by_pid);
+        hashmap_free(m->by_cgroup);
         sd_event_unref(m->event);
         cgroup_root_free(m->cgroup_root);
         safe_close(m->lock_fd);
@@ -604,37 +669,6 @@ static void setup_output(Manager *m) {
                             "with WORKER:INSTANCE", JOURNAL_STREAM_SOCKET);
 }
 
-/* What an earlier vigild saved of its crash loops: breakers and backoff levels. */
-static void restore_state(Manager *m) {
-        for (size_t k = 0; k < m->n_workers; k++) {
-                Worker *w = m->workers[k];
-                StoreWorkerState ws;
-                int r;
-
-                r = recorder_load_worker_state(m->recorder, w->config->name, &ws);
-                if (r == -ENOTCONN)
-                        return;   /* no store: nothing to restore; logged already */
-                if (r < 0)
-                        log_warning_errno(r, "cannot read the saved breaker of %s: %m; starting afresh", w->config->name);
-                else if (r > 0)
-                        worker_restore_state(w, &ws);
-
-                for (unsigned j = 0; j < w->n_instances; j++) {
-                        Instance *i = w->instances[j];
-                        StoreInstanceState is;
-
-                        r = recorder_load_instance_state(m->recorder, w->config->name, j, &is);
-                        if (r < 0)
-                                log_warning_errno(r, "cannot read the saved state of %s: %m; starting afresh", i->name);
-                        else if (r > 0 && (is.backoff_level > 0 || is.deaths > 0)) {
-                                instance_restore_state(i, &is);
-                                log_info("%s: restored backoff level %u, %u failure(s) since it last ran stably",
-                                         i->name, is.backoff_level, is.deaths);
-                        }
-                }
-        }
-}
-
 int manager_startup(Manager *m) {
         unsigned n_instances = 0;
         int r;
@@ -651,6 +685,9 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return r;
         setup_output(m);
+        m->ctx.cgroup_root = m->cgroup_root;
+        m->ctx.notify_env = m->notify_env;
+        m->ctx.journal_stream = m->journal_stream;
         if (hooks_store_off())
                 /* The benchmark's baseline: every caller does without a recorder. */
                 log_warning("test hook VIGIL_TEST_STORE_OFF: no incident store, nothing is recorded");
@@ -658,7 +695,10 @@ int manager_startup(Manager *m) {
                 r = recorder_new(m->event, m->config, &m->recorder);
                 if (r < 0)
                         return r;
-                restore_state(m);
+                m->ctx.recorder = m->recorder;
+                /* What an earlier vigild saved of its crash loops: breakers and backoff levels. */
+                for (size_t k = 0; k < m->n_workers; k++)
+                        worker_restore_state(m->workers[k]);
         }
 
         manager_set_state(m, MANAGER_RUNNING);
@@ -670,7 +710,7 @@ int manager_startup(Manager *m) {
                             "ready: %u instances of %zu workers", n_instances, m->n_workers);
         (void) on_status(m->status_source, m);
         /* Under systemd (Type=notify) the service is up once every worker was started. */
-        (void) sd_notify(false, "READY=1");
+        upstream_ready(m->upstream);
         return 0;
 }
 

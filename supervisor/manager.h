@@ -9,10 +9,13 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "context.h"
+#include "hashmap.h"
 #include "instance.h"
 #include "notify.h"
 #include "recorder.h"
 #include "tilt.h"
+#include "upstream.h"
 #include "worker.h"
 
 typedef enum ManagerState {
@@ -33,21 +36,32 @@ typedef struct Manager {
         CgroupRoot *cgroup_root;     /* NULL when no worker uses cgroups or none can be made */
         int lock_fd;
         ManagerState state;
+        SupervisorContext ctx;       /* what workers and instances see of the manager */
+
+        /* Kept by the instances through ctx, sized for all of them: the instance of a live
+         * main pid, and of a cgroup path (notify senders, orphans). */
+        Hashmap *by_pid;
+        Hashmap *by_cgroup;
+        /* Instances per state, kept by ctx.state_changed: STATUS= and "all stopped?" without
+         * walking every instance. */
+        unsigned n_instances;
+        unsigned n_by_state[_INSTANCE_STATE_MAX];
 
         sd_event_source *sigchld_source;
         sd_event_source *sigterm_source;
         sd_event_source *sigint_source;
         sd_event_source *sighup_source;
         sd_event_source *reap_timer;
+        sd_event_source *orphan_sweep; /* after explained SIGCHLDs: reaps orphans they hid */
+        sd_event_source *status_source; /* refreshes STATUS= once a burst of changes is over */
         bool stopping_all;           /* inside manager_stop()'s loop over the workers */
         int exit_code;
 
         Recorder *recorder;          /* the incident store; NULL until manager_startup() */
         NotifySocket *notify;        /* NOTIFY_SOCKET for the workers */
         char *notify_env;            /* "NOTIFY_SOCKET=PATH" */
+        Upstream *upstream;          /* READY=1, STATUS=, pings to our own service manager */
         Tilt tilt;
-        sd_event_source *status_source; /* sends STATUS= to systemd once a burst of changes is over */
-        char *last_status;
         bool journal_stream;         /* journald's stdout stream socket exists */
         sd_event_source *stall_source;  /* test hooks: SIGUSR2 holds the loop */
 } Manager;
@@ -71,21 +85,6 @@ int manager_run(Manager *m);
 
 /* True once vigild is stopping: worker ends are "stopped" and nothing restarts. */
 bool manager_is_stopping(const Manager *m) _pure_;
-
-/* The reaper's lookup: the instance whose unreaped process has this pid, or NULL. */
-Instance *manager_find_instance_by_pid(const Manager *m, pid_t pid);
-
-/* Called by instances whenever one of them may have become idle, so a stopping manager can
- * tell when it is done. */
-void manager_check_stopped(Manager *m);
-
-/* An instance changed state: STATUS= to systemd is refreshed once the loop is idle. */
-void manager_state_changed(Manager *m);
-
-/* A timeout verdict (start_timeout, watchdog) whose timer was due at `due` is about to be
- * given: false while the TILT guard says the observation cannot be trusted. Logs the start of
- * a TILT. ret_until (optional) gets the end of the suspension. */
-bool manager_verdict_allowed(Manager *m, usec_t due, usec_t *ret_until);
 
 const char *manager_state_to_string(ManagerState s) _pure_;
 ManagerState manager_state_from_string(const char *s) _pure_;

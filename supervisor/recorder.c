@@ -58,6 +58,9 @@ struct Recorder {
 };
 
 static int recorder_flush(Recorder *r);
+
+/* vigild's own incidents about the store. */
+static const IncidentKey store_key = { .worker = NULL, .instance = -1, .cause = CAUSE_STORE };
 static void maintenance_soon(Recorder *r);
 
 static int resolve_if_obsolete(const char *worker, int instance, IncidentCause cause, void *userdata) {
@@ -69,8 +72,8 @@ static int resolve_if_obsolete(const char *worker, int instance, IncidentCause c
         w = config_find_worker(r->config, worker);
         if (w && (instance < 0 || (unsigned) instance < w->instances))
                 return 0;
-        recorder_resolve(r, worker, instance, cause, RESOLUTION_OBSOLETE,
-                         w ? "instance no longer configured" : "worker no longer configured");
+        recorder_resolve(r, &(const IncidentKey) { .worker = worker, .instance = instance, .cause = cause },
+                         RESOLUTION_OBSOLETE, w ? "instance no longer configured" : "worker no longer configured");
         return 0;
 }
 
@@ -190,16 +193,15 @@ static void leave_degraded(Recorder *r) {
         log_store(LOG_NOTICE, 0, "incident store %s is writable again after %s; %zu events were held, %" PRIu64
                   " dropped", r->path, since, r->max_queued, dropped);
 
-        (void) recorder_event(r, &(const StoreEvent) {
+        (void) recorder_event(r, &store_key, &(const StoreEvent) {
                 .kind = EVENT_STORE_OUTAGE,
-                .instance = -1,
                 .at = r->degraded_since,
                 .severity = _SEVERITY_INVALID,
                 .category = _CATEGORY_INVALID,
                 .message = message,
                 .details = details,
         });
-        recorder_resolve(r, NULL, -1, CAUSE_STORE, RESOLUTION_AUTO, "the store is writable again");
+        recorder_resolve(r, &store_key, RESOLUTION_AUTO, "the store is writable again");
         r->outage_error = mfree(r->outage_error);
 }
 
@@ -377,9 +379,9 @@ int recorder_new(sd_event *event, const Config *config, Recorder **ret) {
                                 "incident store %s was not a database or was damaged; moved aside to %s and "
                                 "replaced by a new one", r->path, quarantined);
                 log_store(LOG_CRIT, 0, "%s", message);
-                (void) recorder_event(r, &(const StoreEvent) {
+                (void) recorder_event(r, &(const IncidentKey) { .instance = -1, .cause = CAUSE_STORE_CORRUPT },
+                                      &(const StoreEvent) {
                         .kind = EVENT_STORE_QUARANTINED,
-                        .instance = -1,
                         .severity = _SEVERITY_INVALID,
                         .category = _CATEGORY_INVALID,
                         .message = message,
@@ -423,13 +425,21 @@ Recorder *recorder_free(Recorder *r) {
         return mfree(r);
 }
 
-Severity recorder_event(Recorder *r, const StoreEvent *e) {
+Severity recorder_event(Recorder *r, const IncidentKey *k, const StoreEvent *e) {
+        StoreEvent keyed = *e;
         Severity sev;
-        int k;
+        int q;
 
-        k = store_record(r->store, e, &sev);
-        if (k < 0) {
-                log_store(LOG_ERR, k, "cannot record a %s event: %m", event_kind_to_string(e->kind));
+        assert(k);
+        assert(event_kind_cause(e->kind) == k->cause);
+
+        if (!r)
+                return e->severity >= 0 ? e->severity : event_kind_severity(e->kind);
+        keyed.worker = k->worker;
+        keyed.instance = k->instance;
+        q = store_record(r->store, &keyed, &sev);
+        if (q < 0) {
+                log_store(LOG_ERR, q, "cannot record a %s event: %m", event_kind_to_string(e->kind));
                 return e->severity >= 0 ? e->severity : event_kind_severity(e->kind);
         }
         if (r->degraded)
@@ -438,45 +448,51 @@ Severity recorder_event(Recorder *r, const StoreEvent *e) {
         return sev;
 }
 
-void recorder_resolve(Recorder *r, const char *worker, int instance, IncidentCause cause, Resolution how,
-                      const char *note) {
-        int k;
+void recorder_resolve(Recorder *r, const IncidentKey *k, Resolution how, const char *note) {
+        int q;
 
-        k = store_resolve(r->store, worker, instance, cause, how, 0, "vigild", note);
-        if (k < 0)
-                log_store(LOG_ERR, k, "cannot record a resolution: %m");
-        else if (k > 0)
+        if (!r)
+                return;
+        q = store_resolve(r->store, k->worker, k->instance, k->cause, how, 0, "vigild", note);
+        if (q < 0)
+                log_store(LOG_ERR, q, "cannot record a resolution: %m");
+        else if (q > 0)
                 schedule(r);
 }
 
-void recorder_action(Recorder *r, const char *worker, int instance, IncidentCause cause, const char *action,
-                     const char *details) {
-        int k;
+void recorder_action(Recorder *r, const IncidentKey *k, const char *action, const char *details) {
+        int q;
 
-        k = store_action(r->store, worker, instance, cause, action, 0, details);
-        if (k < 0)
-                log_store(LOG_ERR, k, "cannot record a %s action: %m", action);
-        else if (k > 0)
+        if (!r)
+                return;
+        q = store_action(r->store, k->worker, k->instance, k->cause, action, 0, details);
+        if (q < 0)
+                log_store(LOG_ERR, q, "cannot record a %s action: %m", action);
+        else if (q > 0)
                 schedule(r);
 }
 
-void recorder_action_outcome(Recorder *r, const char *worker, int instance, IncidentCause cause, const char *outcome) {
-        int k;
+void recorder_action_outcome(Recorder *r, const IncidentKey *k, const char *outcome) {
+        int q;
 
-        k = store_action_outcome(r->store, worker, instance, cause, outcome, 0);
-        if (k < 0)
-                log_store(LOG_ERR, k, "cannot record an action's outcome: %m");
-        else if (k > 0)
+        if (!r)
+                return;
+        q = store_action_outcome(r->store, k->worker, k->instance, k->cause, outcome, 0);
+        if (q < 0)
+                log_store(LOG_ERR, q, "cannot record an action's outcome: %m");
+        else if (q > 0)
                 schedule(r);
 }
 
-bool recorder_has_open(const Recorder *r, const char *worker, int instance, IncidentCause cause) {
-        return store_lookup(r->store, worker, instance, cause, NULL, NULL);
+bool recorder_has_open(const Recorder *r, const IncidentKey *k) {
+        return r && store_lookup(r->store, k->worker, k->instance, k->cause, NULL, NULL);
 }
 
 void recorder_save_worker_state(Recorder *r, const char *worker, const StoreWorkerState *st) {
         int k;
 
+        if (!r)
+                return;
         k = store_set_worker_state(r->store, worker, st);
 
         if (k < 0)
@@ -488,6 +504,8 @@ void recorder_save_worker_state(Recorder *r, const char *worker, const StoreWork
 void recorder_save_instance_state(Recorder *r, const char *worker, unsigned instance, const StoreInstanceState *st) {
         int k;
 
+        if (!r)
+                return;
         k = store_set_instance_state(r->store, worker, instance, st);
 
         if (k < 0)
@@ -497,9 +515,13 @@ void recorder_save_instance_state(Recorder *r, const char *worker, unsigned inst
 }
 
 int recorder_load_worker_state(Recorder *r, const char *worker, StoreWorkerState *ret) {
+        if (!r)
+                return 0;
         return store_get_worker_state(r->store, worker, ret);
 }
 
 int recorder_load_instance_state(Recorder *r, const char *worker, unsigned instance, StoreInstanceState *ret) {
+        if (!r)
+                return 0;
         return store_get_instance_state(r->store, worker, instance, ret);
 }

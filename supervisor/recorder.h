@@ -35,22 +35,24 @@ static inline void recorder_freep(Recorder **r) {
         recorder_free(*r);
 }
 
-/* Records an event (see store_record()) and schedules a flush. Returns the severity of its
- * incident afterwards, for the journal priority of the caller's log line. Never fails: lack
- * of memory is logged and the severity of the event kind returned. */
-Severity recorder_event(Recorder *r, const StoreEvent *e);
+/* Every function below accepts r == NULL (vigild running without a store) and then records
+ * nothing. */
 
-/* Resolves the open incident of a key, if there is one (see store_resolve()). */
-void recorder_resolve(Recorder *r, const char *worker, int instance, IncidentCause cause, Resolution how,
-                      const char *note);
+/* Records an event of the incident of k (see store_record(); e->worker and e->instance are
+ * taken from k, and k->cause must be the cause of e->kind) and schedules a flush. Returns the
+ * severity of its incident afterwards, for the journal priority of the caller's log line.
+ * Never fails: lack of memory is logged and the severity of the event kind returned. */
+Severity recorder_event(Recorder *r, const IncidentKey *k, const StoreEvent *e);
 
-/* A healing action on the open incident of the key, and its outcome (see store_action()). */
-void recorder_action(Recorder *r, const char *worker, int instance, IncidentCause cause, const char *action,
-                     const char *details);
-void recorder_action_outcome(Recorder *r, const char *worker, int instance, IncidentCause cause, const char *outcome);
+/* Resolves the open incident of k, if there is one (see store_resolve()). */
+void recorder_resolve(Recorder *r, const IncidentKey *k, Resolution how, const char *note);
 
-/* True if an incident of the key is open. */
-bool recorder_has_open(const Recorder *r, const char *worker, int instance, IncidentCause cause);
+/* A healing action on the open incident of k, and its outcome (see store_action()). */
+void recorder_action(Recorder *r, const IncidentKey *k, const char *action, const char *details);
+void recorder_action_outcome(Recorder *r, const IncidentKey *k, const char *outcome);
+
+/* True if an incident of k is open. */
+bool recorder_has_open(const Recorder *r, const IncidentKey *k);
 
 /* Crash-loop state: saved with the next flush; loaded at start (1 found, 0 none, -errno when
  * the store cannot be read). */
