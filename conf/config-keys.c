@@ -290,3 +290,50 @@ int config_keys_parse_absolute_path(ConfigParser *p, const config_setting_t *s, 
 
         return set_string_field(CONFIG_KEY_FIELD(settings, k, char *), v);
 }
+
+/* "a, b or c": the names of the values k->min..k->max that have one, for a message. */
+static char *enum_value_list(const ConfigKey *k) {
+        _cleanup_free_ char *list = NULL;
+        const char *pending = NULL;
+        char *t;
+
+        for (int64_t i = k->min; i <= k->max; i++) {
+                const char *name = k->enum_to_string((int) i);
+
+                if (!name)
+                        continue;
+                if (pending) {
+                        if (asprintf(&t, "%s%s%s", list ?: "", list ? ", " : "", pending) < 0)
+                                return NULL;
+                        free(list);
+                        list = t;
+                }
+                pending = name;
+        }
+
+        if (asprintf(&t, "%s%s%s", list ?: "", list ? " or " : "", pending ?: "") < 0)
+                return NULL;
+        return t;
+}
+
+int config_keys_parse_enum(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings) {
+        _cleanup_free_ char *names = NULL;
+        const char *v = NULL;
+        int e, r;
+
+        r = config_keys_expect_string(p, s, "a string", &v);
+        if (r < 0)
+                return r;
+
+        /* from_string() gives -EINVAL for a name it does not know, below any k->min. */
+        e = k->enum_from_string(v);
+        if (e < k->min || e > k->max) {
+                names = enum_value_list(k);
+                if (!names)
+                        return -ENOMEM;
+                return config_keys_fail(p, s, "invalid %s \"%s\" (expected %s)", k->enum_what, v, names);
+        }
+
+        *CONFIG_KEY_FIELD(settings, k, int) = e;
+        return 0;
+}

@@ -32,8 +32,14 @@ struct ConfigKey {
         const char *name;
         ConfigKeyParseFunc parse;
         size_t offset;    /* of the field in settings, for the generic parsers */
-        int64_t min, max; /* integers: inclusive range; durations: min 0 or 1 */
+        int64_t min, max; /* integers and enums: inclusive range; durations: min 0 or 1 */
         bool infinity;    /* durations: "infinity" is accepted */
+
+        /* CONFIG_KEY_ENUM: the enum's string table lookups, and what a value is called in
+         * messages ("restart mode"). */
+        int (*enum_from_string)(const char *s);
+        const char *(*enum_to_string)(int v);
+        const char *enum_what;
 };
 
 /* The offset of field in type, refused at compile time unless the field has type ftype, so a
@@ -69,6 +75,16 @@ struct ConfigKey {
 #define CONFIG_KEY_PATH(n, type, field)                                                         \
         { .name = (n), .parse = config_keys_parse_absolute_path,                               \
           .offset = CONFIG_KEY_OFFSET(type, field, char *) }
+
+/* A field of an enum with prefix##_from_string() and prefix##_to_string() (rule 8) and n_values
+ * (its _MAX) values: one of their names. what names a value in the message
+ * 'invalid WHAT "x" (expected a, b or c)', whose list comes from prefix##_to_string(), so it
+ * follows the enum's string table. The field must have the type prefix##_from_string() returns. */
+#define CONFIG_KEY_ENUM(n, type, field, prefix, n_values, what)                                 \
+        { .name = (n), .parse = config_keys_parse_enum,                                        \
+          .offset = CONFIG_KEY_OFFSET(type, field, __typeof__(prefix##_from_string(NULL))),      \
+          .min = 0, .max = (int64_t) (n_values) - 1, .enum_from_string = prefix##_from_string,   \
+          .enum_to_string = prefix##_to_string, .enum_what = (what) }
 
 /* The field of settings that k points at, as a type *. */
 #define CONFIG_KEY_FIELD(settings, k, type) ((type *) ((uint8_t *) (settings) + (k)->offset))
@@ -116,3 +132,4 @@ int config_keys_parse_duration(ConfigParser *p, const config_setting_t *s, const
 int config_keys_parse_string(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings);
 int config_keys_parse_absolute_path(ConfigParser *p, const config_setting_t *s, const ConfigKey *k,
                                     void *settings);
+int config_keys_parse_enum(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings);

@@ -221,24 +221,6 @@ static int parse_worker_rlimits(ConfigParser *p, const config_setting_t *s, cons
         return 0;
 }
 
-static int parse_worker_restart(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *obj) {
-        WorkerConfig *w = obj;
-        const char *v = NULL;
-        RestartMode m;
-        int r;
-
-        r = config_keys_expect_string(p, s, "a string", &v);
-        if (r < 0)
-                return r;
-        m = restart_mode_from_string(v);
-        if (m < 0)
-                return config_keys_fail(
-                        p, s, "invalid restart mode \"%s\" (expected always, on-failure or never)", v);
-
-        w->restart = m;
-        return 0;
-}
-
 static int parse_worker_permanent_exit_codes(ConfigParser *p, const config_setting_t *s, const ConfigKey *k,
                                              void *obj) {
         bool codes[ELEMENTSOF(((WorkerConfig *) NULL)->permanent_exit)] = {};
@@ -295,6 +277,7 @@ static int parse_worker_stop_signal(ConfigParser *p, const config_setting_t *s, 
 static int parse_worker_output(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *obj) {
         OutputConfig *o = CONFIG_KEY_FIELD(obj, k, OutputConfig);
         const char *v = NULL;
+        OutputKind kind;
         int r;
 
         r = config_keys_expect_string(p, s, "a string", &v);
@@ -314,31 +297,13 @@ static int parse_worker_output(ConfigParser *p, const config_setting_t *s, const
                 return 0;
         }
 
-        if (streq(v, "journal"))
-                o->kind = OUTPUT_JOURNAL;
-        else if (streq(v, "null"))
-                o->kind = OUTPUT_NULL;
-        else
+        /* Not a CONFIG_KEY_ENUM row: OUTPUT_FILE carries a path, so "file" alone is no value. */
+        kind = output_kind_from_string(v);
+        if (kind < 0 || kind == OUTPUT_FILE)
                 return config_keys_fail(
                         p, s, "invalid output \"%s\" (expected journal, null or file:/absolute/path)", v);
+        o->kind = kind;
         o->path = mfree(o->path);
-        return 0;
-}
-
-static int parse_worker_cgroups(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *obj) {
-        WorkerConfig *w = obj;
-        const char *v = NULL;
-        CgroupMode m;
-        int r;
-
-        r = config_keys_expect_string(p, s, "a string", &v);
-        if (r < 0)
-                return r;
-        m = cgroup_mode_from_string(v);
-        if (m < 0)
-                return config_keys_fail(p, s, "invalid cgroups mode \"%s\" (expected auto or off)", v);
-
-        w->cgroups = m;
         return 0;
 }
 
@@ -414,7 +379,7 @@ static const ConfigKey worker_keys[] = {
         CONFIG_KEY("environment", parse_worker_environment),
         CONFIG_KEY("umask", parse_worker_umask),
         CONFIG_KEY("rlimits", parse_worker_rlimits),
-        CONFIG_KEY("restart", parse_worker_restart),
+        CONFIG_KEY_ENUM("restart", WorkerConfig, restart, restart_mode, _RESTART_MODE_MAX, "restart mode"),
         CONFIG_KEY("permanent_exit_codes", parse_worker_permanent_exit_codes),
         CONFIG_KEY_DURATION("start_secs", WorkerConfig, start_secs, 0, false),
         CONFIG_KEY("stop_signal", parse_worker_stop_signal),
@@ -425,7 +390,7 @@ static const ConfigKey worker_keys[] = {
         CONFIG_KEY("breaker", parse_worker_breaker),
         CONFIG_KEY_AT("stdout", parse_worker_output, WorkerConfig, output[0]),
         CONFIG_KEY_AT("stderr", parse_worker_output, WorkerConfig, output[1]),
-        CONFIG_KEY("cgroups", parse_worker_cgroups),
+        CONFIG_KEY_ENUM("cgroups", WorkerConfig, cgroups, cgroup_mode, _CGROUP_MODE_MAX, "cgroups mode"),
         CONFIG_KEY_BOOL("notify", WorkerConfig, notify),
         CONFIG_KEY_DURATION("start_timeout", WorkerConfig, start_timeout, 1, false),
         CONFIG_KEY_DURATION("watchdog", WorkerConfig, watchdog, 0, false),

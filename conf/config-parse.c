@@ -13,6 +13,8 @@
 #include "config-parse.h"
 #include "config-source.h"
 
+/* A boolean spelled in words. Not a CONFIG_KEY_ENUM row: the field is a bool with no string
+ * table, and its messages are worded differently from that row's. */
 static int parse_daemon_store_sync(ConfigParser *p, const config_setting_t *s, const ConfigKey *k,
                                    void *obj) {
         DaemonConfig *d = obj;
