@@ -13,9 +13,6 @@
 #include "parse-util.h"
 #include "strv.h"
 
-/* Must not exceed BREAKER_TALLY_MAX in supervisor/breaker.h, which conf/ does not include. */
-#define BREAKER_FAILURES_MAX 64
-
 static bool worker_name_is_valid(const char *n) {
         size_t l = strlen(n);
 
@@ -357,7 +354,7 @@ static int parse_worker_backoff(ConfigParser *p, const config_setting_t *s, cons
 }
 
 static const ConfigKey breaker_keys[] = {
-        CONFIG_KEY_UINT("failures", BreakerConfig, failures, 1, BREAKER_FAILURES_MAX),
+        CONFIG_KEY_UINT("failures", BreakerConfig, failures, 1, CONFIG_BREAKER_FAILURES_MAX),
         CONFIG_KEY_DURATION("window", BreakerConfig, window, 1, false),
         CONFIG_KEY_DURATION("open_for", BreakerConfig, open_for, 1, false),
         CONFIG_KEY_DURATION("trial_ok", BreakerConfig, trial_ok, 1, false),
