@@ -17,6 +17,14 @@
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/vigil"
 #define CONFIG_DEFAULT_RUNTIME_DIR "/run/vigil"
 
+/* Below runtime_dir: the lock a running vigild holds (vigilctl tests it to see whether one
+ * runs), the workers' notify socket, and the marker present while vigild cannot write the
+ * incident store (for vigilctl health). Below state_dir: the incident store. */
+#define CONFIG_RUNTIME_LOCK_FILE "vigild.lock"
+#define CONFIG_RUNTIME_NOTIFY_SOCKET "notify.sock"
+#define CONFIG_RUNTIME_STORE_DEGRADED "store-degraded"
+#define CONFIG_INCIDENTS_DB "incidents.db"
+
 /* Limits on what a config may ask for (STYLE rule 27). */
 #define CONFIG_FILE_SIZE_MAX (1024U * 1024U)
 #define CONFIG_WORKERS_MAX 4096U
@@ -24,6 +32,9 @@
 #define CONFIG_ARGV_MAX 1024U
 #define CONFIG_ENV_MAX 1024U
 #define CONFIG_NAME_MAX 64U
+/* The most failures breaker.failures may ask for: a breaker remembers this many failure times,
+ * and the store keeps as many across restarts of vigild. */
+#define CONFIG_BREAKER_FAILURES_MAX 64U
 
 typedef enum RestartMode {
         RESTART_ALWAYS,

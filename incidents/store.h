@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "config.h"
 #include "incident.h"
 #include "time-util.h"
 
@@ -148,7 +149,7 @@ int store_purge(Store *s, usec_t before, bool dry_run, uint64_t *ret_count);
 void store_get_counters(const Store *s, StoreCounters *ret);
 
 /* Crash-loop state, kept across restarts of vigild. Times are CLOCK_REALTIME. */
-#define STORE_FAILURES_MAX 64U
+#define STORE_FAILURES_MAX CONFIG_BREAKER_FAILURES_MAX /* every failure a breaker remembers */
 typedef struct StoreWorkerState {
         char breaker_state[16];              /* "closed", "open", "half-open" */
         usec_t failures[STORE_FAILURES_MAX]; /* oldest first */

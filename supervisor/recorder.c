@@ -24,9 +24,6 @@
                             &(const LogFields) { .message_id = LOG_MID_STORE, .instance = -1 }, \
                             __VA_ARGS__)
 
-/* In the runtime directory while the store cannot be written, for vigilctl health. */
-#define STORE_DEGRADED_FILE "store-degraded"
-
 struct Recorder {
         sd_event *event;
         const Config *config;
@@ -325,8 +322,8 @@ int recorder_new(sd_event *event, const Config *config, Recorder **ret) {
         r->flush_interval = d->store_flush_interval;
         r->retention = d->retention;
         r->queue_max = d->store_queue;
-        if (asprintf(&r->path, "%s/incidents.db", d->state_dir) < 0 ||
-            asprintf(&r->degraded_marker, "%s/" STORE_DEGRADED_FILE, d->runtime_dir) < 0)
+        if (asprintf(&r->path, "%s/" CONFIG_INCIDENTS_DB, d->state_dir) < 0 ||
+            asprintf(&r->degraded_marker, "%s/" CONFIG_RUNTIME_STORE_DEGRADED, d->runtime_dir) < 0)
                 return log_error_errno(-ENOMEM, "out of memory");
         (void) unlink(r->degraded_marker);   /* an earlier vigild's */
 

@@ -20,8 +20,6 @@
 #include "store.h"
 
 #define EXIT_USAGE 2
-#define RUNTIME_LOCK_FILE "vigild.lock"   /* supervisor/manager.c's LOCK_FILE */
-#define STORE_DEGRADED_FILE "store-degraded"
 
 typedef enum OutputFormat { OUTPUT_TABLE, OUTPUT_JSON, OUTPUT_CSV } OutputFormat;
 
@@ -156,7 +154,7 @@ static int find_paths(Paths *ret) {
         }
         if (arg_db)
                 ret->db = strdup(arg_db);
-        else if (asprintf(&ret->db, "%s/incidents.db", state_dir) < 0)
+        else if (asprintf(&ret->db, "%s/" CONFIG_INCIDENTS_DB, state_dir) < 0)
                 ret->db = NULL;
         ret->runtime_dir = strdup(arg_runtime_dir ?: runtime_dir);
         if (!ret->db || !ret->runtime_dir)
@@ -623,7 +621,7 @@ static int vigild_alive(const char *runtime_dir) {
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -EBADF;
 
-        if (asprintf(&path, "%s/" RUNTIME_LOCK_FILE, runtime_dir) < 0)
+        if (asprintf(&path, "%s/" CONFIG_RUNTIME_LOCK_FILE, runtime_dir) < 0)
                 return -ENOMEM;
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
@@ -676,7 +674,7 @@ static int verb_health(const Paths *p, int argc, char *argv[]) {
                 return (int) HEALTH_UNKNOWN;
         }
         alive = vigild_alive(p->runtime_dir);
-        if (asprintf(&marker, "%s/" STORE_DEGRADED_FILE, p->runtime_dir) < 0)
+        if (asprintf(&marker, "%s/" CONFIG_RUNTIME_STORE_DEGRADED, p->runtime_dir) < 0)
                 return -ENOMEM;
         degraded_store = alive > 0 && access(marker, F_OK) >= 0;
 

@@ -1,5 +1,6 @@
-/* Unit tests for conf/config-parse.c and conf/config.c: every file check, every @include rule
- * and every validation error, each asserting the exact "FILE:LINE: KEYPATH: problem" message.
+/* Unit tests for conf/config-parse.c (with config-parse-worker.c and config-keys.c behind it)
+ * and conf/config.c: every file check, every @include rule and every validation error, each
+ * asserting the exact "FILE:LINE: KEYPATH: problem" message.
  * Each test works in a fresh temporary directory that it removes again. */
 
 #include <errno.h>

@@ -1,0 +1,12 @@
+/* The "workers" list of vigil.conf, for config-parse.c; implemented in config-parse-worker.c.
+ * Non-logging. */
+#pragma once
+
+#include "config-keys.h"
+#include "config.h"
+
+/* Parses s, the value of the root key "workers", into c->workers and c->n_workers: each entry is
+ * defaulted, checked against the worker key table, its user and group resolved, its name unique.
+ * Returns 0; -EINVAL with the first problem recorded in p->error; or -ENOMEM. On failure c keeps
+ * what was parsed so far, for config_free(). */
+int config_parse_workers(ConfigParser *p, const config_setting_t *s, Config *c);
