@@ -14,6 +14,10 @@
 
 /* Flush at once past this many queued events, whatever the loop is doing. */
 #define RECORDER_FLUSH_BATCH 1024U
+/* A burst of events (a mass failure: each restart is its own loop turn, with idle moments in
+ * between) is committed once no event came for this long; the age timer and the batch size
+ * bound how long a burst that never ends can wait. */
+#define RECORDER_QUIET_USEC (20 * USEC_PER_MSEC)
 #define RECORDER_RETRY_MIN_USEC (1 * USEC_PER_SEC)
 #define RECORDER_RETRY_MAX_USEC (60 * USEC_PER_SEC)
 #define RECORDER_CHECKPOINT_USEC (30 * USEC_PER_SEC)
@@ -35,7 +39,8 @@ struct Recorder {
         usec_t retention;
         unsigned queue_max;
 
-        sd_event_source *idle_source;     /* flush when nothing else is pending */
+        sd_event_source *idle_source;     /* flush once a burst is over: RECORDER_QUIET_USEC after
+                                           * its last event, when nothing else is pending */
         sd_event_source *age_timer;       /* flush when the oldest event has waited long enough */
         sd_event_source *retry_timer;     /* degraded: next attempt */
         sd_event_source *maintenance_timer; /* checkpoints and retention */
@@ -82,11 +87,6 @@ static void resolve_obsolete(Recorder *r) {
         (void) store_foreach_open(r->store, resolve_if_obsolete, r);
 }
 
-static int on_flush(sd_event_source *s, void *userdata) {
-        (void) recorder_flush(userdata);
-        return 0;
-}
-
 static int on_flush_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) recorder_flush(userdata);
         return 0;
@@ -127,6 +127,8 @@ static void schedule(Recorder *r) {
                 (void) recorder_flush(r);
                 return;
         }
+        /* Each event pushes the quiet-period flush back: it comes once the burst is over. */
+        (void) sd_event_source_set_time(r->idle_source, usec_add(t, RECORDER_QUIET_USEC));
         enable_oneshot(r->idle_source);
         (void) sd_event_source_get_enabled(r->age_timer, &enabled);
         if (enabled == SD_EVENT_OFF) {
@@ -343,7 +345,7 @@ int recorder_new(sd_event *event, const Config *config, Recorder **ret) {
         if (k < 0)
                 return log_error_errno(k, "cannot set up the incident store: %m");
 
-        k = sd_event_add_defer(event, &r->idle_source, on_flush, r);
+        k = sd_event_add_time(event, &r->idle_source, CLOCK_MONOTONIC, USEC_INFINITY, USEC_PER_MSEC, on_flush_timer, r);
         if (k >= 0)
                 k = sd_event_source_set_priority(r->idle_source, SD_EVENT_PRIORITY_IDLE);
         if (k >= 0)

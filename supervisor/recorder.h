@@ -1,8 +1,9 @@
 /* The recorder: vigild's side of the incident store. It owns the Store and the event sources
  * that decide when it is written:
  *
- *  - an idle source (SD_EVENT_PRIORITY_IDLE) flushes once nothing else is pending, so a
- *    storm of crashes handled in one loop turn is one commit, after the restarts;
+ *  - an idle-priority timer flushes once no event came for 20 ms and nothing else is
+ *    pending, so a storm of crashes (each restart its own loop turn) is a few commits, made
+ *    after the restarts;
  *  - an age timer flushes when the oldest queued event has waited store_flush_interval, and a
  *    size threshold flushes at once, so a busy loop cannot starve the store;
  *  - a failed flush enters degraded mode: supervision goes on unchanged, the store keeps
