@@ -12,7 +12,8 @@
 #include "config.h"
 #include "time-util.h"
 
-#define BREAKER_TALLY_MAX 64U /* failures remembered; `failures` is capped to this at parse time */
+/* Failures remembered: `failures` is capped to this at parse time. */
+#define BREAKER_TALLY_MAX CONFIG_BREAKER_FAILURES_MAX
 
 typedef enum BreakerState {
         BREAKER_CLOSED,

@@ -24,8 +24,6 @@
 #include "notify.h"
 #include "parse-util.h"
 
-#define LOCK_FILE "vigild.lock"
-#define NOTIFY_SOCKET_FILE "notify.sock"
 #define JOURNAL_STREAM_SOCKET "/run/systemd/journal/stdout"
 /* An explained SIGCHLD (see on_sigchld()) is followed by a sweep for orphans this much later. */
 #define SIGCHLD_PRIORITY (-5)
@@ -562,7 +560,7 @@ static int take_lock(Manager *m) {
         r = mkdir_p(dir, 0755);
         if (r < 0)
                 return log_error_errno(r, "cannot create runtime directory %s: %m", dir);
-        if (asprintf(&path, "%s/" LOCK_FILE, dir) < 0)
+        if (asprintf(&path, "%s/" CONFIG_RUNTIME_LOCK_FILE, dir) < 0)
                 return log_error_errno(-ENOMEM, "out of memory");
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
@@ -640,7 +638,7 @@ static int setup_notify(Manager *m) {
         for (size_t k = 0; k < m->config->n_workers; k++)
                 needed = needed || m->config->workers[k].notify || m->config->workers[k].watchdog > 0;
 
-        if (asprintf(&path, "%s/" NOTIFY_SOCKET_FILE, m->config->daemon.runtime_dir) < 0)
+        if (asprintf(&path, "%s/" CONFIG_RUNTIME_NOTIFY_SOCKET, m->config->daemon.runtime_dir) < 0)
                 return log_error_errno(-ENOMEM, "out of memory");
         r = notify_socket_new(m->event, path, on_notify, m, &m->notify);
         if (r < 0) {
