@@ -40,6 +40,7 @@ struct Upstream {
         char *status_sent;
         usec_t status_sent_at;
         usec_t reconnect_at;
+        bool full;                   /* the last send found the receiver's queue full */
         uint64_t blocked;
 };
 
@@ -153,6 +154,10 @@ static void flush(Upstream *u) {
                 r = send_one(u, k);
                 if (r == -EAGAIN) {
                         /* The receiver's queue is full: wait for room, never for the receiver. */
+                        if (!u->full)
+                                log_debug("upstream: the service manager's socket is full; %u message(s) wait",
+                                          upstream_pending(u));
+                        u->full = true;
                         u->blocked++;
                         (void) sd_event_source_set_enabled(u->io, SD_EVENT_ON);
                         return;
@@ -166,6 +171,9 @@ static void flush(Upstream *u) {
                         arm_retry(u, u->reconnect_at);
                         return;
                 }
+                if (u->full)
+                        log_debug("upstream: the service manager's socket has room again");
+                u->full = false;
                 u->pending[k] = false;
                 if (k == UPSTREAM_STATUS) {
                         free(u->status_sent);
