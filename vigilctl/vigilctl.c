@@ -15,6 +15,7 @@
 
 #include "config-parse.h"
 #include "escape.h"
+#include "health.h"
 #include "parse-util.h"
 #include "store-query.h"
 #include "store.h"
