@@ -123,8 +123,7 @@ int vigilctl_health_stats(const Paths *p, int argc, char *argv[]) {
         if (r >= 0)
                 return 0;
 fail:
-        fprintf(stderr, "%s: cannot read %s: %s\n", program_invocation_short_name, p->db, store_last_error(s));
-        return r;
+        return vigilctl_format_fail(r, "cannot read %s: %s", p->db, store_last_error(s));
 }
 
 /* Whether a live vigild holds the runtime directory's lock: 1 yes, 0 no. */

@@ -135,7 +135,7 @@ int vigilctl_incidents_list(const Paths *p, int argc, char *argv[]) {
                 r = store_list_incidents(s, &f, print_incident_row, stdout);
         }
         if (r < 0)
-                fprintf(stderr, "%s: cannot read %s: %s\n", program_invocation_short_name, p->db, store_last_error(s));
+                return vigilctl_format_fail(r, "cannot read %s: %s", p->db, store_last_error(s));
         return r;
 }
 
@@ -273,7 +273,7 @@ int vigilctl_incidents_show(const Paths *p, int argc, char *argv[]) {
                         (void) pclose(out);
         }
         if (r < 0)
-                fprintf(stderr, "%s: cannot read %s: %s\n", program_invocation_short_name, p->db, store_last_error(s));
+                return vigilctl_format_fail(r, "cannot read %s: %s", p->db, store_last_error(s));
         return r;
 }
 
@@ -321,11 +321,8 @@ int vigilctl_incidents_resolve(const Paths *p, int argc, char *argv[]) {
         if (r == -EALREADY)
                 return vigilctl_format_fail(-EALREADY, "incident %" PRIu64 " is resolved already; "
                                             "a resolution is never overwritten", id);
-        if (r < 0) {
-                fprintf(stderr, "%s: cannot resolve incident %" PRIu64 ": %s\n", program_invocation_short_name, id,
-                        store_last_error(s));
-                return r;
-        }
+        if (r < 0)
+                return vigilctl_format_fail(r, "cannot resolve incident %" PRIu64 ": %s", id, store_last_error(s));
         printf("incident %" PRIu64 " resolved by %s\n", id, by);
         return 0;
 }
@@ -368,10 +365,8 @@ int vigilctl_incidents_purge(const Paths *p, int argc, char *argv[]) {
         if (r < 0)
                 return r;
         r = store_purge(s, usec_sub_unsigned(now(CLOCK_REALTIME), older_than), dry_run, &n);
-        if (r < 0) {
-                fprintf(stderr, "%s: cannot purge %s: %s\n", program_invocation_short_name, p->db, store_last_error(s));
-                return r;
-        }
+        if (r < 0)
+                return vigilctl_format_fail(r, "cannot purge %s: %s", p->db, store_last_error(s));
         printf("%s %" PRIu64 " resolved incident(s) older than %s%s\n", dry_run ? "would purge" : "purged", n, older_than_text,
                dry_run ? " (dry run: nothing changed)" : "");
         return 0;

@@ -39,10 +39,8 @@ static int find_paths(Paths *ret) {
          * be there and valid. --db needs no configuration at all. */
         if (!arg_db && (arg_config || access(path, F_OK) >= 0)) {
                 r = config_parse_file(path, &config, &error);
-                if (r < 0) {
-                        fprintf(stderr, "%s: %s\n", program_invocation_short_name, error ?: strerror(-r));
-                        return r;
-                }
+                if (r < 0)
+                        return vigilctl_format_fail(r, "%s", error ?: strerror(-r));
                 state_dir = config->daemon.state_dir;
                 runtime_dir = config->daemon.runtime_dir;
         }
@@ -57,26 +55,24 @@ static int find_paths(Paths *ret) {
 }
 
 int vigilctl_open_store(const Paths *p, bool writable, Store **ret) {
-        Store *s = NULL;
+        _cleanup_store_free_ Store *s = NULL;
         int r;
 
         r = store_open_existing(p->db, writable, &s);
         if (r >= 0) {
-                *ret = s;
+                *ret = TAKE_PTR(s);
                 return 0;
         }
         if (r == -ENOENT)
-                fprintf(stderr, "%s: no incident store at %s (has vigild run with this configuration?)\n",
-                        program_invocation_short_name, p->db);
-        else if (r == -EACCES || r == -EPERM || r == -EROFS)
-                fprintf(stderr, "%s: cannot open %s%s: %s%s\n", program_invocation_short_name, p->db,
-                        writable ? " for writing" : "", strerror(-r),
-                        writable ? " (changing the store needs write access to it, as root)" : "");
-        else
-                fprintf(stderr, "%s: cannot open %s: %s\n", program_invocation_short_name, p->db,
-                        s && *store_last_error(s) ? store_last_error(s) : strerror(-r));
-        store_free(s);
-        return r;
+                return vigilctl_format_fail(r, "no incident store at %s (has vigild run with this "
+                                            "configuration?)", p->db);
+        if (r == -EACCES || r == -EPERM || r == -EROFS)
+                return vigilctl_format_fail(r, "cannot open %s%s: %s%s", p->db,
+                                            writable ? " for writing" : "", strerror(-r),
+                                            writable ? " (changing the store needs write access to it, as root)"
+                                                     : "");
+        return vigilctl_format_fail(r, "cannot open %s: %s", p->db,
+                                    s && *store_last_error(s) ? store_last_error(s) : strerror(-r));
 }
 
 static void help(void) {
