@@ -137,52 +137,66 @@ static int write_state(Store *s, const StateEntry *e, usec_t now_rt) {
         return store_step_done(s, st, "save state");
 }
 
-int store_get_worker_state(Store *s, const char *worker, StoreWorkerState *ret) {
-        sqlite3_stmt *st = NULL;
-        StoreWorkerState w = {};
-        int rc, r = 0;
+/* The worker's row of worker_state but its failures: 1 and *w filled, 0 if it has none. */
+static int read_worker_row(Store *s, const char *worker, StoreWorkerState *w) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int rc;
 
-        if (!s->db)
-                return -ENOTCONN;
         rc = sqlite3_prepare_v2(s->db,
                                 "SELECT breaker_state, coalesce(opened_at, 0), times_opened FROM worker_state"
                                 " WHERE worker = ?1", -1, &st, NULL);
         rc = rc ?: sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
-        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                (void) snprintf(w.breaker_state, sizeof w.breaker_state, "%s",
-                                (const char *) sqlite3_column_text(st, 0) ?: "closed");
-                w.opened_at = (usec_t) sqlite3_column_int64(st, 1);
-                w.times_opened = (unsigned) sqlite3_column_int64(st, 2);
-                r = 1;
-                rc = SQLITE_OK;
-        } else if (rc == SQLITE_DONE)
-                rc = SQLITE_OK;
-        sqlite3_finalize(st);
-        st = NULL;
-        if (rc != SQLITE_OK)
-                return store_fail(s, rc, "read worker state");
-        if (r == 0)
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
                 return 0;
+        if (rc != SQLITE_ROW)
+                return store_fail(s, rc, "read worker state");
+        (void) snprintf(w->breaker_state, sizeof w->breaker_state, "%s",
+                        (const char *) sqlite3_column_text(st, 0) ?: "closed");
+        w->opened_at = (usec_t) sqlite3_column_int64(st, 1);
+        w->times_opened = (unsigned) sqlite3_column_int64(st, 2);
+        return 1;
+}
+
+/* The failures of the worker's row, oldest first, at most STORE_FAILURES_MAX, into *w. */
+static int read_worker_failures(Store *s, const char *worker, StoreWorkerState *w) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int rc;
 
         rc = sqlite3_prepare_v2(s->db,
                                 "SELECT j.value FROM worker_state, json_each(worker_state.failures) AS j"
                                 " WHERE worker_state.worker = ?1 ORDER BY j.key", -1, &st, NULL);
         rc = rc ?: sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
         while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (w.n_failures < STORE_FAILURES_MAX)
-                        w.failures[w.n_failures++] = (usec_t) sqlite3_column_int64(st, 0);
+                if (w->n_failures < STORE_FAILURES_MAX)
+                        w->failures[w->n_failures++] = (usec_t) sqlite3_column_int64(st, 0);
                 rc = SQLITE_OK;
         }
-        sqlite3_finalize(st);
         if (rc != SQLITE_DONE && rc != SQLITE_OK)
                 return store_fail(s, rc, "read worker state");
+        return 0;
+}
+
+int store_get_worker_state(Store *s, const char *worker, StoreWorkerState *ret) {
+        StoreWorkerState w = {};
+        int r;
+
+        if (!s->db)
+                return -ENOTCONN;
+        r = read_worker_row(s, worker, &w);
+        if (r <= 0)
+                return r;
+        r = read_worker_failures(s, worker, &w);
+        if (r < 0)
+                return r;
         *ret = w;
         return 1;
 }
 
 int store_get_instance_state(Store *s, const char *worker, unsigned instance, StoreInstanceState *ret) {
-        sqlite3_stmt *st = NULL;
-        int rc, r = 0;
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int rc;
 
         if (!s->db)
                 return -ENOTCONN;
@@ -191,17 +205,15 @@ int store_get_instance_state(Store *s, const char *worker, unsigned instance, St
                                 -1, &st, NULL);
         rc = rc ?: sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
         rc = rc ?: sqlite3_bind_int(st, 2, (int) instance);
-        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                ret->backoff_level = (unsigned) sqlite3_column_int64(st, 0);
-                ret->deaths = (unsigned) sqlite3_column_int64(st, 1);
-                r = 1;
-                rc = SQLITE_OK;
-        } else if (rc == SQLITE_DONE)
-                rc = SQLITE_OK;
-        sqlite3_finalize(st);
-        if (rc != SQLITE_OK)
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return 0;
+        if (rc != SQLITE_ROW)
                 return store_fail(s, rc, "read instance state");
-        return r;
+        ret->backoff_level = (unsigned) sqlite3_column_int64(st, 0);
+        ret->deaths = (unsigned) sqlite3_column_int64(st, 1);
+        return 1;
 }
 
 /* ---------------------------------------------------------------------------------------- *
@@ -473,6 +485,23 @@ unsigned store_wal_frames(const Store *s) {
         return s->wal_frames;
 }
 
+/* Runs one statement of a purge with ?1 bound to before: a count (ret_count set from its row)
+ * or, without ret_count, a DELETE to its end. */
+static int purge_step(Store *s, const char *sql, usec_t before, uint64_t *ret_count) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+        rc = rc ?: sqlite3_bind_int64(st, 1, (sqlite3_int64) before);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        if (rc != (ret_count ? SQLITE_ROW : SQLITE_DONE))
+                return store_fail(s, rc, "purge");
+        if (ret_count)
+                *ret_count = (uint64_t) sqlite3_column_int64(st, 0);
+        return 0;
+}
+
 int store_purge(Store *s, usec_t before, bool dry_run, uint64_t *ret_count) {
         static const char *const deletes[] = {
                 "DELETE FROM events WHERE incident_id IN"
@@ -481,9 +510,8 @@ int store_purge(Store *s, usec_t before, bool dry_run, uint64_t *ret_count) {
                 " (SELECT id FROM incidents WHERE resolved_at IS NOT NULL AND resolved_at < ?1)",
                 "DELETE FROM incidents WHERE resolved_at IS NOT NULL AND resolved_at < ?1",
         };
-        sqlite3_stmt *st = NULL;
         uint64_t count = 0;
-        int rc, r;
+        int r;
 
         r = store_connect(s, NULL);
         if (r < 0)
@@ -492,39 +520,16 @@ int store_purge(Store *s, usec_t before, bool dry_run, uint64_t *ret_count) {
         if (r < 0)
                 return r;
 
-        rc = sqlite3_prepare_v2(s->db,
-                                "SELECT count(*) FROM incidents WHERE resolved_at IS NOT NULL AND resolved_at < ?1",
-                                -1, &st, NULL);
-        rc = rc ?: sqlite3_bind_int64(st, 1, (sqlite3_int64) before);
-        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                count = (uint64_t) sqlite3_column_int64(st, 0);
-                rc = SQLITE_OK;
-        }
-        sqlite3_finalize(st);
-        st = NULL;
-        if (rc != SQLITE_OK) {
-                r = store_fail(s, rc, "purge");
-                goto finish;
-        }
-
-        for (size_t k = 0; !dry_run && k < ELEMENTSOF(deletes); k++) {
-                rc = sqlite3_prepare_v2(s->db, deletes[k], -1, &st, NULL);
-                rc = rc ?: sqlite3_bind_int64(st, 1, (sqlite3_int64) before);
-                if (rc == SQLITE_OK)
-                        rc = sqlite3_step(st);
-                sqlite3_finalize(st);
-                st = NULL;
-                if (rc != SQLITE_DONE) {
-                        r = store_fail(s, rc, "purge");
-                        goto finish;
-                }
+        r = purge_step(s, "SELECT count(*) FROM incidents WHERE resolved_at IS NOT NULL AND resolved_at < ?1",
+                       before, &count);
+        for (size_t k = 0; r >= 0 && !dry_run && k < ELEMENTSOF(deletes); k++)
+                r = purge_step(s, deletes[k], before, NULL);
+        if (r < 0) {
+                (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                return r;
         }
         r = store_exec(s, dry_run ? "ROLLBACK" : "COMMIT");
         if (r >= 0 && ret_count)
                 *ret_count = count;
-        return r;
-
-finish:
-        (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return r;
 }

@@ -6,6 +6,13 @@
 
 #include "store.h"
 
+/* For _cleanup_(sqlite3_finalizep): a statement prepared for one call is finalized when its
+ * variable goes out of scope, NULL included (never prepared, or prepare failed). Not for the
+ * persistent statements of Store.stmt[], which store_disconnect() finalizes. */
+static inline void sqlite3_finalizep(sqlite3_stmt **st) {
+        (void) sqlite3_finalize(*st);
+}
+
 typedef struct Counts {
         uint64_t occurrences;
         uint64_t seq;            /* events numbered */
