@@ -1,5 +1,5 @@
-/* Internals shared by the files of the store module (store.c, store-query.c); nothing outside
- * the module includes this. */
+/* Internals shared by the files of the store module (store.c, store-open.c, store-flush.c,
+ * store-state.c, store-query.c); nothing outside the module includes this. */
 #pragma once
 
 #include <sqlite3.h>

@@ -17,7 +17,10 @@
 #include "vigilctl-format.h"
 #include "vigilctl.h"
 
-#define RUNTIME_LOCK_FILE "vigild.lock"   /* supervisor/manager.c's LOCK_FILE */
+/* The names vigild gives these in its runtime directory: LOCK_FILE in supervisor/manager.c and
+ * STORE_DEGRADED_FILE in supervisor/recorder.c. vigilctl/ cannot include those (they are a floor
+ * above it), so the names are repeated here and must stay equal to vigild's. */
+#define RUNTIME_LOCK_FILE "vigild.lock"
 #define STORE_DEGRADED_FILE "store-degraded"
 
 typedef struct TopState {
