@@ -112,26 +112,3 @@ bool event_kind_is_occurrence(EventKind k) _const_;
  * event severity, raised one step at 10 occurrences or an hour open, and another at 100
  * occurrences or a day open; never above CRITICAL and never below `base`. */
 Severity incident_severity(Severity base, uint64_t occurrences, usec_t open_for) _const_;
-
-/* vigilctl health, as monitoring plugins expect it (exit status = verdict). */
-typedef enum HealthVerdict {
-        HEALTH_HEALTHY = 0,
-        HEALTH_DEGRADED = 1,
-        HEALTH_UNHEALTHY = 2,
-        HEALTH_UNKNOWN = 3,
-} HealthVerdict;
-
-typedef struct HealthInput {
-        uint64_t open;               /* incidents open */
-        uint64_t open_critical;      /* of them CRITICAL */
-        uint64_t opened_recently;    /* opened in the last 24 h */
-        bool vigild_alive;           /* a live vigild holds the runtime lock */
-        bool store_degraded;         /* vigild cannot write the store */
-        uint64_t max_open;           /* more than this open: degraded */
-        uint64_t max_opened_recently;
-} HealthInput;
-
-/* Unhealthy if a CRITICAL incident is open or no vigild runs; degraded if more than max_open
- * are open, more than max_opened_recently were opened in 24 h, or the store is degraded;
- * healthy otherwise. why gets the reasons joined by "; " (or a summary when healthy). */
-HealthVerdict health_verdict(const HealthInput *in, char *why, size_t size);

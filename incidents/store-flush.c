@@ -1,208 +1,10 @@
 /* Writing the incident store: one BEGIN IMMEDIATE transaction per flush with the dirty
- * incidents, the queued events and actions and the crash-loop states; rolled back and kept
- * queued on any failure. Also the crash-loop state, checkpoints and the retention purge. */
-
-#include <inttypes.h>
-#include <stdio.h>
+ * incidents, the queued events and actions and the crash-loop states (written by
+ * store-state.c); rolled back and kept queued on any failure. Also checkpoints and the
+ * retention purge. */
 
 #include "store-private.h"
 #include "store.h"
-
-/* ---------------------------------------------------------------------------------------- *
- * Crash-loop state                                                                          */
-
-int store_step_done(Store *s, sqlite3_stmt *st, const char *what);
-
-static StateEntry *state_entry(Store *s, const char *worker, int instance) {
-        size_t b;
-        StateEntry *e;
-
-        if (s->n_state_buckets > 0)
-                for (e = s->state_buckets[store_key_hash(worker, instance, 0) & (s->n_state_buckets - 1)]; e;
-                     e = e->hash_next)
-                        if (e->instance == instance && streq(e->worker, worker))
-                                return e;
-
-        if (s->n_states >= s->n_state_buckets) {
-                size_t n = MAX(s->n_state_buckets * 2, (size_t) 64);
-                StateEntry **nb = calloc(n, sizeof(StateEntry *));
-
-                if (!nb)
-                        return NULL;
-                for (size_t k = 0; k < s->n_state_buckets; k++)
-                        for (StateEntry *i = s->state_buckets[k], *next; i; i = next) {
-                                next = i->hash_next;
-                                b = store_key_hash(i->worker, i->instance, 0) & (n - 1);
-                                i->hash_next = nb[b];
-                                nb[b] = i;
-                        }
-                free(s->state_buckets);
-                s->state_buckets = nb;
-                s->n_state_buckets = n;
-        }
-        e = calloc(1, sizeof(StateEntry));
-        if (!e || !(e->worker = strdup(worker))) {
-                free(e);
-                return NULL;
-        }
-        e->instance = instance;
-        b = store_key_hash(worker, instance, 0) & (s->n_state_buckets - 1);
-        e->hash_next = s->state_buckets[b];
-        s->state_buckets[b] = e;
-        s->n_states++;
-        return e;
-}
-
-static int state_mark_dirty(Store *s, StateEntry *e) {
-        if (e->dirty)
-                return 0;
-        if (s->n_dirty_states >= s->dirty_states_size) {
-                size_t n = MAX(s->dirty_states_size * 2, (size_t) 64);
-                StateEntry **d = reallocarray(s->dirty_states, n, sizeof(StateEntry *));
-
-                if (!d)
-                        return -ENOMEM;
-                s->dirty_states = d;
-                s->dirty_states_size = n;
-        }
-        s->dirty_states[s->n_dirty_states++] = e;
-        e->dirty = true;
-        return 0;
-}
-
-int store_set_worker_state(Store *s, const char *worker, const StoreWorkerState *st) {
-        StateEntry *e;
-
-        assert(s);
-        assert(worker);
-        assert(st);
-        assert(st->n_failures <= STORE_FAILURES_MAX);
-
-        e = state_entry(s, worker, -1);
-        if (!e)
-                return -ENOMEM;
-        e->worker_state = *st;
-        return state_mark_dirty(s, e);
-}
-
-int store_set_instance_state(Store *s, const char *worker, unsigned instance, const StoreInstanceState *st) {
-        StateEntry *e;
-
-        assert(s);
-        assert(worker);
-        assert(st);
-
-        e = state_entry(s, worker, (int) instance);
-        if (!e)
-                return -ENOMEM;
-        e->instance_state = *st;
-        return state_mark_dirty(s, e);
-}
-
-static int write_state(Store *s, const StateEntry *e, usec_t now_rt) {
-        sqlite3_stmt *st;
-        int rc;
-
-        if (e->instance < 0) {
-                const StoreWorkerState *w = &e->worker_state;
-                char json[STORE_FAILURES_MAX * 21 + 3];
-                size_t pos = 0;
-
-                json[pos++] = '[';
-                for (unsigned k = 0; k < w->n_failures; k++)
-                        pos += (size_t) snprintf(json + pos, sizeof json - pos, "%s%" PRIu64, k ? "," : "",
-                                                 w->failures[k]);
-                (void) snprintf(json + pos, sizeof json - pos, "]");
-
-                st = s->stmt[ST_UPSERT_WORKER_STATE];
-                rc = sqlite3_bind_text(st, 1, e->worker, -1, SQLITE_STATIC);
-                rc = rc ?: sqlite3_bind_text(st, 2, w->breaker_state, -1, SQLITE_STATIC);
-                rc = rc ?: sqlite3_bind_text(st, 3, json, -1, SQLITE_TRANSIENT);
-                rc = rc ?: (w->opened_at > 0 ? sqlite3_bind_int64(st, 4, (sqlite3_int64) w->opened_at)
-                                             : sqlite3_bind_null(st, 4));
-                rc = rc ?: sqlite3_bind_int64(st, 5, w->times_opened);
-                rc = rc ?: sqlite3_bind_int64(st, 6, (sqlite3_int64) now_rt);
-        } else {
-                st = s->stmt[ST_UPSERT_INSTANCE_STATE];
-                rc = sqlite3_bind_text(st, 1, e->worker, -1, SQLITE_STATIC);
-                rc = rc ?: sqlite3_bind_int(st, 2, e->instance);
-                rc = rc ?: sqlite3_bind_int64(st, 3, e->instance_state.backoff_level);
-                rc = rc ?: sqlite3_bind_int64(st, 4, e->instance_state.deaths);
-                rc = rc ?: sqlite3_bind_int64(st, 5, (sqlite3_int64) now_rt);
-        }
-        if (rc != SQLITE_OK) {
-                (void) sqlite3_clear_bindings(st);
-                return store_fail(s, rc, "bind");
-        }
-        return store_step_done(s, st, "save state");
-}
-
-int store_get_worker_state(Store *s, const char *worker, StoreWorkerState *ret) {
-        sqlite3_stmt *st = NULL;
-        StoreWorkerState w = {};
-        int rc, r = 0;
-
-        if (!s->db)
-                return -ENOTCONN;
-        rc = sqlite3_prepare_v2(s->db,
-                                "SELECT breaker_state, coalesce(opened_at, 0), times_opened FROM worker_state"
-                                " WHERE worker = ?1", -1, &st, NULL);
-        rc = rc ?: sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
-        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                (void) snprintf(w.breaker_state, sizeof w.breaker_state, "%s",
-                                (const char *) sqlite3_column_text(st, 0) ?: "closed");
-                w.opened_at = (usec_t) sqlite3_column_int64(st, 1);
-                w.times_opened = (unsigned) sqlite3_column_int64(st, 2);
-                r = 1;
-                rc = SQLITE_OK;
-        } else if (rc == SQLITE_DONE)
-                rc = SQLITE_OK;
-        sqlite3_finalize(st);
-        st = NULL;
-        if (rc != SQLITE_OK)
-                return store_fail(s, rc, "read worker state");
-        if (r == 0)
-                return 0;
-
-        rc = sqlite3_prepare_v2(s->db,
-                                "SELECT j.value FROM worker_state, json_each(worker_state.failures) AS j"
-                                " WHERE worker_state.worker = ?1 ORDER BY j.key", -1, &st, NULL);
-        rc = rc ?: sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
-        while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (w.n_failures < STORE_FAILURES_MAX)
-                        w.failures[w.n_failures++] = (usec_t) sqlite3_column_int64(st, 0);
-                rc = SQLITE_OK;
-        }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE && rc != SQLITE_OK)
-                return store_fail(s, rc, "read worker state");
-        *ret = w;
-        return 1;
-}
-
-int store_get_instance_state(Store *s, const char *worker, unsigned instance, StoreInstanceState *ret) {
-        sqlite3_stmt *st = NULL;
-        int rc, r = 0;
-
-        if (!s->db)
-                return -ENOTCONN;
-        rc = sqlite3_prepare_v2(s->db,
-                                "SELECT backoff_level, deaths FROM instance_state WHERE worker = ?1 AND instance = ?2",
-                                -1, &st, NULL);
-        rc = rc ?: sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
-        rc = rc ?: sqlite3_bind_int(st, 2, (int) instance);
-        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                ret->backoff_level = (unsigned) sqlite3_column_int64(st, 0);
-                ret->deaths = (unsigned) sqlite3_column_int64(st, 1);
-                r = 1;
-                rc = SQLITE_OK;
-        } else if (rc == SQLITE_DONE)
-                rc = SQLITE_OK;
-        sqlite3_finalize(st);
-        if (rc != SQLITE_OK)
-                return store_fail(s, rc, "read instance state");
-        return r;
-}
 
 /* ---------------------------------------------------------------------------------------- *
  * Flushing                                                                                  */
@@ -438,7 +240,7 @@ int store_flush(Store *s) {
                 if (!s->queue[k].dropped)
                         r = s->queue[k].type == QUEUED_EVENT ? write_event(s, &s->queue[k]) : write_action(s, &s->queue[k]);
         for (size_t k = 0; k < s->n_dirty_states && r >= 0; k++)
-                r = write_state(s, s->dirty_states[k], now(CLOCK_REALTIME));
+                r = store_write_state(s, s->dirty_states[k], now(CLOCK_REALTIME));
         if (r >= 0)
                 r = store_exec(s, "COMMIT");
         if (r < 0)
@@ -473,6 +275,23 @@ unsigned store_wal_frames(const Store *s) {
         return s->wal_frames;
 }
 
+/* Runs one statement of a purge with ?1 bound to before: a count (ret_count set from its row)
+ * or, without ret_count, a DELETE to its end. */
+static int purge_step(Store *s, const char *sql, usec_t before, uint64_t *ret_count) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+        rc = rc ?: sqlite3_bind_int64(st, 1, (sqlite3_int64) before);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        if (rc != (ret_count ? SQLITE_ROW : SQLITE_DONE))
+                return store_fail(s, rc, "purge");
+        if (ret_count)
+                *ret_count = (uint64_t) sqlite3_column_int64(st, 0);
+        return 0;
+}
+
 int store_purge(Store *s, usec_t before, bool dry_run, uint64_t *ret_count) {
         static const char *const deletes[] = {
                 "DELETE FROM events WHERE incident_id IN"
@@ -481,9 +300,8 @@ int store_purge(Store *s, usec_t before, bool dry_run, uint64_t *ret_count) {
                 " (SELECT id FROM incidents WHERE resolved_at IS NOT NULL AND resolved_at < ?1)",
                 "DELETE FROM incidents WHERE resolved_at IS NOT NULL AND resolved_at < ?1",
         };
-        sqlite3_stmt *st = NULL;
         uint64_t count = 0;
-        int rc, r;
+        int r;
 
         r = store_connect(s, NULL);
         if (r < 0)
@@ -492,39 +310,16 @@ int store_purge(Store *s, usec_t before, bool dry_run, uint64_t *ret_count) {
         if (r < 0)
                 return r;
 
-        rc = sqlite3_prepare_v2(s->db,
-                                "SELECT count(*) FROM incidents WHERE resolved_at IS NOT NULL AND resolved_at < ?1",
-                                -1, &st, NULL);
-        rc = rc ?: sqlite3_bind_int64(st, 1, (sqlite3_int64) before);
-        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                count = (uint64_t) sqlite3_column_int64(st, 0);
-                rc = SQLITE_OK;
-        }
-        sqlite3_finalize(st);
-        st = NULL;
-        if (rc != SQLITE_OK) {
-                r = store_fail(s, rc, "purge");
-                goto finish;
-        }
-
-        for (size_t k = 0; !dry_run && k < ELEMENTSOF(deletes); k++) {
-                rc = sqlite3_prepare_v2(s->db, deletes[k], -1, &st, NULL);
-                rc = rc ?: sqlite3_bind_int64(st, 1, (sqlite3_int64) before);
-                if (rc == SQLITE_OK)
-                        rc = sqlite3_step(st);
-                sqlite3_finalize(st);
-                st = NULL;
-                if (rc != SQLITE_DONE) {
-                        r = store_fail(s, rc, "purge");
-                        goto finish;
-                }
+        r = purge_step(s, "SELECT count(*) FROM incidents WHERE resolved_at IS NOT NULL AND resolved_at < ?1",
+                       before, &count);
+        for (size_t k = 0; r >= 0 && !dry_run && k < ELEMENTSOF(deletes); k++)
+                r = purge_step(s, deletes[k], before, NULL);
+        if (r < 0) {
+                (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                return r;
         }
         r = store_exec(s, dry_run ? "ROLLBACK" : "COMMIT");
         if (r >= 0 && ret_count)
                 *ret_count = count;
-        return r;
-
-finish:
-        (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return r;
 }

@@ -141,8 +141,8 @@ static int check_header(Store *s) {
 
 /* 0 if quick_check says ok, -EBADMSG if it finds damage, other -errno if it cannot run. */
 static int quick_check(Store *s) {
-        sqlite3_stmt *st = NULL;
-        int rc, r = 0;
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int rc;
 
         rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
         if (rc != SQLITE_OK)
@@ -153,28 +153,25 @@ static int quick_check(Store *s) {
 
                 if (!v || !streq(v, "ok")) {
                         (void) snprintf(s->last_error, sizeof s->last_error, "quick_check: %s", v ? v : "?");
-                        r = -EBADMSG;
+                        return -EBADMSG;
                 }
-        } else
-                r = store_fail(s, rc, "quick_check");
-        sqlite3_finalize(st);
-        return r;
+                return 0;
+        }
+        return store_fail(s, rc, "quick_check");
 }
 
 static int read_user_version(Store *s, unsigned *ret) {
-        sqlite3_stmt *st = NULL;
-        int rc, r = 0;
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int rc;
 
         rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
         if (rc != SQLITE_OK)
                 return store_fail(s, rc, "user_version");
         rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-                *ret = (unsigned) sqlite3_column_int(st, 0);
-        else
-                r = store_fail(s, rc, "user_version");
-        sqlite3_finalize(st);
-        return r;
+        if (rc != SQLITE_ROW)
+                return store_fail(s, rc, "user_version");
+        *ret = (unsigned) sqlite3_column_int(st, 0);
+        return 0;
 }
 
 static int check_version(Store *s) {
@@ -230,31 +227,34 @@ static int on_wal_commit(void *userdata, sqlite3 *db, const char *name, int fram
         return SQLITE_OK;
 }
 
+/* WAL, or nothing: the readers must never block the daemon. */
+static int switch_to_wal(Store *s) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return store_fail(s, rc, "journal_mode");
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+                return store_fail(s, rc, "journal_mode");
+        if (!streq_ptr((const char *) sqlite3_column_text(st, 0), "wal")) {
+                (void) snprintf(s->last_error, sizeof s->last_error, "cannot switch the database to WAL mode");
+                return -EIO;
+        }
+        return 0;
+}
+
 static int configure(Store *s) {
-        sqlite3_stmt *st = NULL;
         char pragma[64];
         int rc, r;
 
         rc = sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
         if (rc != SQLITE_OK)
                 return store_fail(s, rc, "busy_timeout");
-
-        /* WAL, or nothing: the readers must never block the daemon. */
-        rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
-        if (rc != SQLITE_OK)
-                return store_fail(s, rc, "journal_mode");
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW) {
-                r = store_fail(s, rc, "journal_mode");
-                sqlite3_finalize(st);
+        r = switch_to_wal(s);
+        if (r < 0)
                 return r;
-        }
-        r = streq_ptr((const char *) sqlite3_column_text(st, 0), "wal") ? 0 : -EIO;
-        sqlite3_finalize(st);
-        if (r < 0) {
-                (void) snprintf(s->last_error, sizeof s->last_error, "cannot switch the database to WAL mode");
-                return r;
-        }
 
         r = store_exec(s, s->sync == STORE_SYNC_FULL ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
         if (r < 0)
@@ -288,16 +288,13 @@ static int open_db(Store *s, int flags) {
         return 0;
 }
 
-/* Takes over the incidents the database has open, once per process: a later occurrence of the
- * same key lands in them instead of opening a second one. An incident of the key that is only
- * in memory (recorded while the store could not be opened) is merged into the database's:
- * its counts add up and its queued events are numbered after the written ones. */
-static int adopt_open_incidents(Store *s) {
-        sqlite3_stmt *st = NULL;
-        int rc, r = 0;
-
-        if (s->adopted)
-                return 0;
+/* Takes over the incidents the database has open: a later occurrence of the same key lands in
+ * them instead of opening a second one. An incident of the key that is only in memory (recorded
+ * while the store could not be opened) is merged into the database's: its counts add up and its
+ * queued events are numbered after the written ones. */
+static int adopt_open_rows(Store *s) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int rc, r;
 
         rc = sqlite3_prepare_v2(s->db,
                                 "SELECT id, worker, instance, cause, category, severity, error_type, message, details,"
@@ -335,22 +332,18 @@ static int adopt_open_incidents(Store *s) {
                         StoreEvent e = { .kind = kind, .worker = worker, .instance = instance, .category = cat };
 
                         inc = store_incident_new(&e, cause, (usec_t) sqlite3_column_int64(st, 9));
-                        if (!inc) {
-                                r = -ENOMEM;
-                                break;
-                        }
+                        if (!inc)
+                                return -ENOMEM;
                         r = store_table_add(s, inc);
                         if (r < 0) {
                                 store_incident_free(inc);
-                                break;
+                                return r;
                         }
                         inc->state = state;
                         inc->last_seen = (usec_t) sqlite3_column_int64(st, 10);
                         if (store_replace_string(&inc->message, (const char *) sqlite3_column_text(st, 7)) < 0 ||
-                            store_replace_string(&inc->details, (const char *) sqlite3_column_text(st, 8)) < 0) {
-                                r = -ENOMEM;
-                                break;
-                        }
+                            store_replace_string(&inc->details, (const char *) sqlite3_column_text(st, 8)) < 0)
+                                return -ENOMEM;
                 } else {
                         /* Merge: what was recorded in memory follows what the database has. */
                         for (size_t k = 0; k < s->queue_end; k++)
@@ -376,21 +369,38 @@ static int adopt_open_incidents(Store *s) {
                 inc->base_severity = MAX(inc->base_severity, sev);
                 inc->severity = MAX(inc->severity, sev);
         }
-        if (r >= 0 && rc != SQLITE_DONE)
-                r = store_fail(s, rc, "adopt");
-        sqlite3_finalize(st);
-        if (r < 0)
-                return r;
+        if (rc != SQLITE_DONE)
+                return store_fail(s, rc, "adopt");
+        return 0;
+}
 
-        /* Actions an earlier vigild took but did not see the end of. */
+/* Actions an earlier vigild took but did not see the end of. */
+static int end_unfinished_actions(Store *s) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int rc;
+
         rc = sqlite3_prepare_v2(s->db, "UPDATE actions SET outcome = 'unknown: vigild restarted', outcome_at = ?1"
                                        " WHERE outcome IS NULL", -1, &st, NULL);
         rc = rc ?: sqlite3_bind_int64(st, 1, (sqlite3_int64) now(CLOCK_REALTIME));
         if (rc == SQLITE_OK)
                 rc = sqlite3_step(st);
-        sqlite3_finalize(st);
         if (rc != SQLITE_DONE)
                 return store_fail(s, rc, "adopt");
+        return 0;
+}
+
+/* Once per process: the open incidents, then the actions left without an outcome. */
+static int adopt_open_incidents(Store *s) {
+        int r;
+
+        if (s->adopted)
+                return 0;
+        r = adopt_open_rows(s);
+        if (r < 0)
+                return r;
+        r = end_unfinished_actions(s);
+        if (r < 0)
+                return r;
         s->adopted = true;
         return 0;
 }

@@ -1,10 +1,17 @@
-/* Internals shared by the files of the store module (store.c, store-query.c); nothing outside
- * the module includes this. */
+/* Internals shared by the files of the store module (store.c, store-open.c, store-flush.c,
+ * store-state.c, store-query.c); nothing outside the module includes this. */
 #pragma once
 
 #include <sqlite3.h>
 
 #include "store.h"
+
+/* For _cleanup_(sqlite3_finalizep): a statement prepared for one call is finalized when its
+ * variable goes out of scope, NULL included (never prepared, or prepare failed). Not for the
+ * persistent statements of Store.stmt[], which store_disconnect() finalizes. */
+static inline void sqlite3_finalizep(sqlite3_stmt **st) {
+        (void) sqlite3_finalize(*st);
+}
 
 typedef struct Counts {
         uint64_t occurrences;
@@ -137,8 +144,12 @@ void store_disconnect(Store *s);
 /* store-open.c */
 int store_exec(Store *s, const char *sql);
 
-/* store-flush.c */
+/* store-flush.c: steps a persistent statement to its end, then resets it and clears its
+ * bindings; 0, or the failure as store_fail() gives it. */
 int store_step_done(Store *s, sqlite3_stmt *st, const char *what);
+
+/* store-state.c: writes the crash-loop state e inside the caller's transaction. */
+int store_write_state(Store *s, const StateEntry *e, usec_t now_rt);
 
 /* The connection; NULL when not connected. */
 sqlite3 *store_db(Store *s);

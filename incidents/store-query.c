@@ -99,7 +99,7 @@ static void read_event(sqlite3_stmt *st, EventRow *row) {
         };
 }
 
-/* Steps st to its end, handing each row to the sink; finalizes st. */
+/* Steps st to its end, handing each row to the sink. */
 static int run_rows(Store *s, sqlite3_stmt *st, const RowSink *sink) {
         int rc, r = 0;
 
@@ -120,15 +120,13 @@ static int run_rows(Store *s, sqlite3_stmt *st, const RowSink *sink) {
         }
         if (r >= 0 && rc != SQLITE_DONE)
                 r = store_fail(s, rc, "query");
-        sqlite3_finalize(st);
         return r;
 }
 
-/* The end of binding st's parameters: 0, or (rc failed) st finalized and the error. */
-static int bound(Store *s, sqlite3_stmt *st, int rc) {
+/* The end of binding a statement's parameters: 0, or the error if rc says binding failed. */
+static int bound(Store *s, int rc) {
         if (rc == SQLITE_OK)
                 return 0;
-        sqlite3_finalize(st);
         return store_fail(s, rc, "bind");
 }
 
@@ -136,12 +134,12 @@ static int bound(Store *s, sqlite3_stmt *st, int rc) {
 static int prepare_filtered(Store *s, const char *sql, const IncidentFilter *f, sqlite3_stmt **ret) {
         int r = prepare(s, sql, ret);
 
-        return r < 0 ? r : bound(s, *ret, bind_filter(*ret, f));
+        return r < 0 ? r : bound(s, bind_filter(*ret, f));
 }
 
 int store_list_incidents(Store *s, const IncidentFilter *f, int (*cb)(const IncidentRow *row, void *userdata),
                          void *userdata) {
-        sqlite3_stmt *st = NULL;
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         int r;
 
         r = prepare_filtered(s, "SELECT " INCIDENT_COLUMNS " FROM incidents" INCIDENT_WHERE
@@ -165,12 +163,11 @@ static int single_text(Store *s, sqlite3_stmt *st, char **ret) {
                         r = -ENOMEM;
         } else
                 r = rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc, "query");
-        sqlite3_finalize(st);
         return r;
 }
 
 int store_incidents_json(Store *s, const IncidentFilter *f, char **ret) {
-        sqlite3_stmt *st = NULL;
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         int r;
 
         r = prepare_filtered(s, "SELECT coalesce(json_group_array(json(o)), '[]') FROM (SELECT " INCIDENT_JSON_OBJECT
@@ -181,7 +178,7 @@ int store_incidents_json(Store *s, const IncidentFilter *f, char **ret) {
 }
 
 int store_get_incident(Store *s, uint64_t id, int (*cb)(const IncidentRow *row, void *userdata), void *userdata) {
-        sqlite3_stmt *st = NULL;
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         IncidentRow row;
         int r, rc;
 
@@ -191,20 +188,16 @@ int store_get_incident(Store *s, uint64_t id, int (*cb)(const IncidentRow *row, 
         rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
         if (rc == SQLITE_OK)
                 rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-                read_incident(st, &row);
-                r = cb(&row, userdata);
-                sqlite3_finalize(st);
-                return r < 0 ? r : 1;
-        }
-        r = rc == SQLITE_DONE ? 0 : store_fail(s, rc, "query");
-        sqlite3_finalize(st);
-        return r;
+        if (rc != SQLITE_ROW)
+                return rc == SQLITE_DONE ? 0 : store_fail(s, rc, "query");
+        read_incident(st, &row);
+        r = cb(&row, userdata);
+        return r < 0 ? r : 1;
 }
 
 int store_list_events(Store *s, uint64_t id, uint64_t offset, uint64_t limit,
                       int (*cb)(const EventRow *row, void *userdata), void *userdata) {
-        sqlite3_stmt *st = NULL;
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         int r;
 
         r = prepare(s, "SELECT seq, at, kind, severity, message, details, 0, 0 FROM events WHERE incident_id = ?1"
@@ -213,16 +206,16 @@ int store_list_events(Store *s, uint64_t id, uint64_t offset, uint64_t limit,
                        " ORDER BY 2, 7, 1 LIMIT ?2 OFFSET ?3", &st);
         if (r < 0)
                 return r;
-        r = bound(s, st, sqlite3_bind_int64(st, 1, (sqlite3_int64) id) ?:
-                         sqlite3_bind_int64(st, 2, limit > 0 ? (sqlite3_int64) limit : -1) ?:
-                         sqlite3_bind_int64(st, 3, (sqlite3_int64) offset));
+        r = bound(s, sqlite3_bind_int64(st, 1, (sqlite3_int64) id) ?:
+                     sqlite3_bind_int64(st, 2, limit > 0 ? (sqlite3_int64) limit : -1) ?:
+                     sqlite3_bind_int64(st, 3, (sqlite3_int64) offset));
         if (r < 0)
                 return r;
         return run_rows(s, st, &(const RowSink) { .event = cb, .userdata = userdata });
 }
 
 int store_incident_json(Store *s, uint64_t id, char **ret) {
-        sqlite3_stmt *st = NULL;
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         int r;
 
         r = prepare(s, "SELECT json_set(" INCIDENT_JSON_OBJECT ", '$.events', (SELECT coalesce(json_group_array(json(e)), '[]')"
@@ -236,7 +229,7 @@ int store_incident_json(Store *s, uint64_t id, char **ret) {
                        " FROM incidents WHERE id = ?1", &st);
         if (r < 0)
                 return r;
-        r = bound(s, st, sqlite3_bind_int64(st, 1, (sqlite3_int64) id));
+        r = bound(s, sqlite3_bind_int64(st, 1, (sqlite3_int64) id));
         if (r < 0)
                 return r;
         return single_text(s, st, ret);
@@ -248,57 +241,63 @@ static int exec_simple(Store *s, const char *sql) {
         return rc == SQLITE_OK ? 0 : store_fail(s, rc, sql);
 }
 
-int store_resolve_manual(Store *s, uint64_t id, usec_t at, const char *by, const char *note) {
-        sqlite3_stmt *st = NULL;
+/* 0 if incident id is open, -ENOENT if there is none, -EALREADY if it is resolved. */
+static int check_open(Store *s, uint64_t id) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         int r, rc;
-
-        if (!store_db(s))
-                return -ENOTCONN;
-        r = exec_simple(s, "BEGIN IMMEDIATE");
-        if (r < 0)
-                return r;
 
         r = prepare(s, "SELECT resolved_at IS NOT NULL FROM incidents WHERE id = ?1", &st);
         if (r < 0)
-                goto rollback;
+                return r;
         rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
         if (rc == SQLITE_OK)
                 rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
-                r = -ENOENT;
-        else if (rc != SQLITE_ROW)
-                r = store_fail(s, rc, "query");
-        else if (sqlite3_column_int(st, 0))
-                r = -EALREADY;
-        sqlite3_finalize(st);
-        st = NULL;
-        if (r < 0)
-                goto rollback;
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return store_fail(s, rc, "query");
+        return sqlite3_column_int(st, 0) ? -EALREADY : 0;
+}
+
+static int write_manual_resolution(Store *s, uint64_t id, usec_t at, const char *by, const char *note) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int r, rc;
 
         r = prepare(s, "UPDATE incidents SET state = 'resolved', resolution = 'manual', resolved_at = ?2,"
                        " resolved_by = ?3, resolution_note = ?4 WHERE id = ?1 AND resolved_at IS NULL", &st);
         if (r < 0)
-                goto rollback;
+                return r;
         rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
         rc = rc ?: sqlite3_bind_int64(st, 2, (sqlite3_int64) at);
         rc = rc ?: sqlite3_bind_text(st, 3, by, -1, SQLITE_STATIC);
         rc = rc ?: (note ? sqlite3_bind_text(st, 4, note, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 4));
         if (rc == SQLITE_OK)
                 rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) {
-                r = store_fail(s, rc, "resolve");
-                goto rollback;
+        if (rc != SQLITE_DONE)
+                return store_fail(s, rc, "resolve");
+        return 0;
+}
+
+int store_resolve_manual(Store *s, uint64_t id, usec_t at, const char *by, const char *note) {
+        int r;
+
+        if (!store_db(s))
+                return -ENOTCONN;
+        r = exec_simple(s, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = check_open(s, id);
+        if (r >= 0)
+                r = write_manual_resolution(s, id, at, by, note);
+        if (r < 0) {
+                (void) sqlite3_exec(store_db(s), "ROLLBACK", NULL, NULL, NULL);
+                return r;
         }
         return exec_simple(s, "COMMIT");
-
-rollback:
-        (void) sqlite3_exec(store_db(s), "ROLLBACK", NULL, NULL, NULL);
-        return r;
 }
 
 static int query_u64(Store *s, const char *sql, usec_t since, uint64_t *ret) {
-        sqlite3_stmt *st = NULL;
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         int r, rc;
 
         r = prepare(s, sql, &st);
@@ -307,18 +306,15 @@ static int query_u64(Store *s, const char *sql, usec_t since, uint64_t *ret) {
         rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) since);
         if (rc == SQLITE_OK)
                 rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-                *ret = (uint64_t) sqlite3_column_int64(st, 0);
-                rc = SQLITE_OK;
-        }
-        sqlite3_finalize(st);
-        return rc == SQLITE_OK ? 0 : store_fail(s, rc, "query");
+        if (rc != SQLITE_ROW)
+                return store_fail(s, rc, "query");
+        *ret = (uint64_t) sqlite3_column_int64(st, 0);
+        return 0;
 }
 
-int store_stats(Store *s, usec_t since, StoreStats *ret, unsigned top_n,
-                int (*top_cb)(const char *worker, uint64_t occurrences, void *userdata), void *userdata) {
-        StoreStats t = {};
-        sqlite3_stmt *st = NULL;
+/* The totals over incidents opened at or after since, into *t. */
+static int stats_totals(Store *s, usec_t since, StoreStats *t) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         int r, rc;
 
         r = prepare(s, "SELECT count(*), coalesce(sum(occurrences), 0),"
@@ -333,21 +329,23 @@ int store_stats(Store *s, usec_t since, StoreStats *ret, unsigned top_n,
         rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) since);
         if (rc == SQLITE_OK)
                 rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-                t.incidents = (uint64_t) sqlite3_column_int64(st, 0);
-                t.occurrences = (uint64_t) sqlite3_column_int64(st, 1);
-                t.open = (uint64_t) sqlite3_column_int64(st, 2);
-                t.open_critical = (uint64_t) sqlite3_column_int64(st, 3);
-                t.resolved = (uint64_t) sqlite3_column_int64(st, 4);
-                t.mean_time_to_resolve_usec = sqlite3_column_double(st, 5);
-                t.first = (usec_t) sqlite3_column_int64(st, 6);
-                t.last = (usec_t) sqlite3_column_int64(st, 7);
-                rc = SQLITE_OK;
-        }
-        sqlite3_finalize(st);
-        st = NULL;
-        if (rc != SQLITE_OK)
+        if (rc != SQLITE_ROW)
                 return store_fail(s, rc, "stats");
+        t->incidents = (uint64_t) sqlite3_column_int64(st, 0);
+        t->occurrences = (uint64_t) sqlite3_column_int64(st, 1);
+        t->open = (uint64_t) sqlite3_column_int64(st, 2);
+        t->open_critical = (uint64_t) sqlite3_column_int64(st, 3);
+        t->resolved = (uint64_t) sqlite3_column_int64(st, 4);
+        t->mean_time_to_resolve_usec = sqlite3_column_double(st, 5);
+        t->first = (usec_t) sqlite3_column_int64(st, 6);
+        t->last = (usec_t) sqlite3_column_int64(st, 7);
+        return 0;
+}
+
+/* The same incidents by category and by severity, into *t. */
+static int stats_distribution(Store *s, usec_t since, StoreStats *t) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int r, rc;
 
         r = prepare(s, "SELECT category, severity, count(*) FROM incidents WHERE opened_at >= ?1"
                        " GROUP BY category, severity", &st);
@@ -360,37 +358,52 @@ int store_stats(Store *s, usec_t since, StoreStats *ret, unsigned top_n,
                 uint64_t n = (uint64_t) sqlite3_column_int64(st, 2);
 
                 if (c >= 0)
-                        t.by_category[c] += n;
+                        t->by_category[c] += n;
                 if (sev >= 0 && sev < _SEVERITY_MAX)
-                        t.by_severity[sev] += n;
+                        t->by_severity[sev] += n;
                 rc = SQLITE_OK;
         }
-        sqlite3_finalize(st);
-        st = NULL;
         if (rc != SQLITE_DONE && rc != SQLITE_OK)
                 return store_fail(s, rc, "stats");
+        return 0;
+}
 
-        if (top_cb && top_n > 0) {
-                r = prepare(s, "SELECT worker, sum(occurrences) AS n FROM incidents WHERE opened_at >= ?1"
-                               " AND worker IS NOT NULL GROUP BY worker ORDER BY n DESC, worker LIMIT ?2", &st);
+/* The top_n workers with the most occurrences, most first, handed to top_cb. */
+static int stats_top(Store *s, usec_t since, unsigned top_n,
+                     int (*top_cb)(const char *worker, uint64_t occurrences, void *userdata), void *userdata) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = prepare(s, "SELECT worker, sum(occurrences) AS n FROM incidents WHERE opened_at >= ?1"
+                       " AND worker IS NOT NULL GROUP BY worker ORDER BY n DESC, worker LIMIT ?2", &st);
+        if (r < 0)
+                return r;
+        rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) since);
+        rc = rc ?: sqlite3_bind_int(st, 2, (int) top_n);
+        while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = top_cb((const char *) sqlite3_column_text(st, 0), (uint64_t) sqlite3_column_int64(st, 1),
+                           userdata);
                 if (r < 0)
                         return r;
-                rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) since);
-                rc = rc ?: sqlite3_bind_int(st, 2, (int) top_n);
-                while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                        r = top_cb((const char *) sqlite3_column_text(st, 0), (uint64_t) sqlite3_column_int64(st, 1),
-                                   userdata);
-                        if (r < 0)
-                                break;
-                        rc = SQLITE_OK;
-                }
-                sqlite3_finalize(st);
-                if (r < 0)
-                        return r;
-                if (rc != SQLITE_DONE && rc != SQLITE_OK)
-                        return store_fail(s, rc, "stats");
+                rc = SQLITE_OK;
         }
+        if (rc != SQLITE_DONE && rc != SQLITE_OK)
+                return store_fail(s, rc, "stats");
+        return 0;
+}
 
+int store_stats(Store *s, usec_t since, StoreStats *ret, unsigned top_n,
+                int (*top_cb)(const char *worker, uint64_t occurrences, void *userdata), void *userdata) {
+        StoreStats t = {};
+        int r;
+
+        r = stats_totals(s, since, &t);
+        if (r >= 0)
+                r = stats_distribution(s, since, &t);
+        if (r >= 0 && top_cb && top_n > 0)
+                r = stats_top(s, since, top_n, top_cb, userdata);
+        if (r < 0)
+                return r;
         *ret = t;
         return 0;
 }

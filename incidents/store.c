@@ -1,6 +1,6 @@
 /* The incident store's memory side: the open incidents by key, the queue of unwritten events
- * and actions, recording and resolving. store-open.c connects, store-flush.c writes. See
- * store.h.
+ * and actions, recording and resolving. store-open.c connects, store-flush.c writes,
+ * store-state.c keeps the crash-loop state. See store.h.
  *
  * An incident's row is written as a whole from memory at each flush that touches it. Counts
  * kept in memory are exact; `written` is what the database holds as of the last commit, and
