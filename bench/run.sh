@@ -1,13 +1,14 @@
 #!/bin/bash
 # vigil's supervision benchmark: the same workload (N sleeping stamp workers) under a minimal
-# fork/exec/waitpid loop (the floor), vigild, runit, s6 and supervisord, all in one run, each
+# fork/exec/waitpid loop (the floor), vigild, runit, daemontools, s6 and supervisord, all in one run, each
 # figure printed with its ratio to the floor for the same N. Not part of `make check`: it
 # prints figures, it asserts nothing. See bench/README.md for what is measured and how.
 #
 # Run as root:  bench/run.sh
 # Environment:  VIGILD=/path/to/vigild  use this binary instead of building the tree
 #               BENCH_IDLE_SECS (60)    idle window for the CPU figure
-#               BENCH_NS ("1 100 1000") BENCH_SUPERVISORS ("floor floor_vfork vigild runit s6 supervisord")
+#               BENCH_NS ("1 100 1000")
+#               BENCH_SUPERVISORS ("floor floor_vfork vigild runit daemontools s6 supervisord")
 #               BENCH_KILLS (200) BENCH_MIN_AGE_MS (1200) BENCH_GAP_MS (20) BENCH_SEED (1)
 #               BENCH_TIMEOUT_SECS (300) BENCH_SETTLE_SECS (2)
 #               BENCH_ALONE ("supervisord") supervisors measured on their own, not beside the others
@@ -21,7 +22,7 @@ SRC_DIR=$(dirname -- "$BENCH_DIR")
 IDLE_SECS=${BENCH_IDLE_SECS:-60}
 KILLS=${BENCH_KILLS:-200}
 read -r -a NS <<<"${BENCH_NS:-1 100 1000}"
-read -r -a SUPERVISORS <<<"${BENCH_SUPERVISORS:-floor floor_vfork vigild runit s6 supervisord}"
+read -r -a SUPERVISORS <<<"${BENCH_SUPERVISORS:-floor floor_vfork vigild runit daemontools s6 supervisord}"
 MIN_AGE_MS=${BENCH_MIN_AGE_MS:-1200}
 GAP_MS=${BENCH_GAP_MS:-20}
 SEED=${BENCH_SEED:-1}
@@ -68,6 +69,7 @@ install_missing() {
         for s in "${SUPERVISORS[@]}"; do
                 case $s in
                 runit) command -v runsvdir >/dev/null || need+=(runit) ;;
+                daemontools) command -v svscan >/dev/null && command -v supervise >/dev/null || need+=(daemontools) ;;
                 s6) command -v s6-svscan >/dev/null || need+=(s6) ;;
                 supervisord) command -v supervisord >/dev/null || need+=(supervisor) ;;
                 esac
@@ -131,14 +133,15 @@ vigild_config() {
         CMD=("$VIGILD" -d -c "$RUN/vigil.conf" --runtime-dir "$RUN/runtime" --state-dir "$RUN/state")
 }
 
-# runit and s6 exec ./run: it is the worker itself (a symlink), which names its stamp file from
-# $STAMP_FILE, exported to the supervisor and inherited. The directories are dated a minute
-# back: runsvdir does not trust a directory modified within the current second and would
-# wait a second before its first scan, which no real deployment (dirs made long before) sees.
+# runit, daemontools and s6 exec ./run: it is the worker itself (a symlink), which names its
+# stamp file from $STAMP_FILE, exported to the supervisor and inherited. The directories are
+# dated a minute back: runsvdir does not trust a directory modified within the current second
+# and would wait a second before its first scan, which no real deployment (dirs made long
+# before) sees. make_service_dirs DIR [FROM TO]: services wFROM .. wTO-1 (default all N).
 make_service_dirs() {
-        local dir=$1 i
+        local dir=$1 from=${2:-0} to=${3:-$N} i
         mkdir "$dir"
-        for ((i = 0; i < N; i++)); do
+        for ((i = from; i < to; i++)); do
                 mkdir "$dir/w$i"
                 ln -s "$BIN/stamp-worker" "$dir/w$i/run"
         done
@@ -148,6 +151,23 @@ make_service_dirs() {
 prepare_runit() {
         make_service_dirs "$RUN/service"
         CMD=(runsvdir "$RUN/service")
+}
+
+# svscan starts one supervise per service directory, up to 1000 (its SERVICES limit; it
+# warns "running too many services" and skips the rest). Above that, as a deployment would
+# have to, one svscan per 1000 services, all started by one shell that then waits.
+prepare_daemontools() {
+        local k
+        if ((N <= 1000)); then
+                make_service_dirs "$RUN/service"
+                CMD=(svscan "$RUN/service")
+                return
+        fi
+        for ((k = 0; k * 1000 < N; k++)); do
+                make_service_dirs "$RUN/service$k" $((k * 1000)) $((N < (k + 1) * 1000 ? N : (k + 1) * 1000))
+        done
+        # shellcheck disable=SC2016 # expanded by that shell
+        CMD=(/bin/sh -c 'for d; do svscan "$d" & done; wait' sh "$RUN"/service[0-9]*)
 }
 
 prepare_s6() {
@@ -337,6 +357,7 @@ versions() {
                 vigild) v="$("$VIGILD" --version 2>/dev/null | head -n1)" ;;
                 vigild_nocg) v="vigild_nocg (same, cgroups = off)" ;;
                 runit) v="runit $(dpkg-query -W -f='${Version}' runit 2>/dev/null || echo '?')" ;;
+                daemontools) v="daemontools $(dpkg-query -W -f='${Version}' daemontools 2>/dev/null || echo '?')" ;;
                 s6) v="s6 $(dpkg-query -W -f='${Version}' s6 2>/dev/null || echo '?')" ;;
                 supervisord) v="supervisord $(supervisord --version 2>/dev/null || echo '?')" ;;
                 esac
