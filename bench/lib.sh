@@ -19,15 +19,30 @@ remove_cgroup_tree() {
 }
 
 # kill_cgroup DIR: ends everything in the cgroup (cgroup.kill, never by name), waits until it is
-# empty, removes it and its children.
+# empty and its processes have been reaped, removes it and its children. The dead workers'
+# parent dies with them, so init reaps them, here at a few milliseconds each (3000 take
+# seconds); until then they still count against the task limits, and the next supervisor
+# started could find fork failing. A pid reused meanwhile only makes the wait longer.
 kill_cgroup() {
-        local cg=$1 i
+        local cg=$1 i p
+        local -a pids left
         [[ -d $cg ]] || return 0
+        mapfile -t pids < <(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null)
         echo 1 >"$cg/cgroup.kill" 2>/dev/null || true
         for ((i = 0; i < 200; i++)); do
                 grep -qx 'populated 0' "$cg/cgroup.events" 2>/dev/null && break
                 sleep 0.05
         done
+        for ((i = 0; i < 600; i++)); do
+                left=()
+                for p in "${pids[@]}"; do
+                        [[ ! -e /proc/$p ]] || left+=("$p")
+                done
+                pids=("${left[@]}")
+                ((${#pids[@]})) || break
+                sleep 0.1
+        done
+        ((${#pids[@]} == 0)) || log "$cg: ${#pids[@]} processes not reaped after 60s"
         remove_cgroup_tree "$cg"
 }
 
