@@ -7,11 +7,13 @@
 # Run as root:  bench/run.sh
 # Environment:  VIGILD=/path/to/vigild  use this binary instead of building the tree
 #               BENCH_IDLE_SECS (60)    idle window for the CPU figure
-#               BENCH_NS ("1 100 1000")
+#               BENCH_NS ("1 100 1000 3000")
 #               BENCH_SUPERVISORS ("floor floor_vfork vigild runit daemontools s6 supervisord")
 #               BENCH_KILLS (200) BENCH_MIN_AGE_MS (1200) BENCH_GAP_MS (20) BENCH_SEED (1)
 #               BENCH_TIMEOUT_SECS (300) BENCH_SETTLE_SECS (2)
 #               BENCH_ALONE ("supervisord") supervisors measured on their own, not beside the others
+#               BENCH_TASK_LIMIT        a task limit this machine cannot see (say, the host's)
+#               BENCH_TASK_MARGIN (256) tasks left free for everything else
 #               BENCH_OUT=FILE          also write the table there
 #               BENCH_KEEP=1            keep the work directory (logs, configs) for inspection
 set -euo pipefail
@@ -21,7 +23,7 @@ SRC_DIR=$(dirname -- "$BENCH_DIR")
 
 IDLE_SECS=${BENCH_IDLE_SECS:-60}
 KILLS=${BENCH_KILLS:-200}
-read -r -a NS <<<"${BENCH_NS:-1 100 1000}"
+read -r -a NS <<<"${BENCH_NS:-1 100 1000 3000}"
 read -r -a SUPERVISORS <<<"${BENCH_SUPERVISORS:-floor floor_vfork vigild runit daemontools s6 supervisord}"
 MIN_AGE_MS=${BENCH_MIN_AGE_MS:-1200}
 GAP_MS=${BENCH_GAP_MS:-20}
@@ -31,6 +33,7 @@ SETTLE_SECS=${BENCH_SETTLE_SECS:-2}
 # Supervisors that keep the machine busy while idle (supervisord's loop polls every second)
 # are measured on their own instead of beside the others.
 ALONE=${BENCH_ALONE:-supervisord}
+TASK_MARGIN=${BENCH_TASK_MARGIN:-256}
 
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
@@ -235,9 +238,12 @@ start_one() {
         disown $!
 
         if ! out=$("$BIN/bench-tool" startup "$STAMPS" "$N" "$RUN/t0" "$TIMEOUT_SECS"); then
-                log "$S N=$N: startup failed; log tail:"
+                local stamped last
+                stamped=$(wc -l <"$STAMPS")
+                last=$(tail -n 1 "$RUN/supervisor.log" | cut -c 1-120)
+                log "$S N=$N: startup stalled at $stamped of $N workers; log tail:"
                 tail -n 5 "$RUN/supervisor.log" >&2 || true
-                note "$S" "startup failed (see its log)"
+                note "$S" "startup stalled: $stamped of $N workers had stamped after ${TIMEOUT_SECS}s${last:+ (log: $last)}"
                 R[$S,$N,failed]=1
                 return 0
         fi
@@ -346,6 +352,104 @@ run_set() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# The task budget. Every worker and every supervisor process is a task, and fork fails with
+# EAGAIN past a limit: a pids cgroup's pids.max, the kernel's threads-max or pid_max. A
+# supervisor that meets it stalls part way (the floor once stopped at 1892 of 3000 workers),
+# so at each N the supervisors share the machine only as far as they fit.
+
+# cgroup1_mount CONTROLLER: "MOUNTPOINT ROOT" of the cgroup v1 hierarchy with that controller.
+cgroup1_mount() {
+        awk -v c="$1" '{
+                for (i = 7; i <= NF; i++) if ($i == "-") break
+                if ($(i + 1) != "cgroup") next
+                n = split($(i + 3), o, ",")
+                for (k = 1; k <= n; k++) if (o[k] == c) { print $5, $4; exit }
+        }' /proc/self/mountinfo
+}
+
+# budget_offer FREE WHY: keeps the tighter of the budgets offered.
+budget_offer() {
+        if [[ -z $TASK_FREE ]] || (($1 < TASK_FREE)); then
+                TASK_FREE=$1 TASK_WHY=$2
+        fi
+}
+
+# task_budget: sets TASK_FREE, how many more tasks may exist now, and TASK_WHY, which limit
+# that is: the tightest of every pids.max (less its pids.current) on the path of
+# /proc/self/cgroup in the v1 pids hierarchy and in v2, BENCH_TASK_LIMIT, threads-max and
+# pid_max (less the tasks that exist). The benchmark's own cgroup sits at the top of the v2
+# mount, so a v2 limit on our path may not bind its supervisors; counting it errs on the
+# safe side. A limit set outside this machine's view (a host's) is only known through
+# BENCH_TASK_LIMIT.
+task_budget() {
+        local total hier ctrls path mnt root dir max cur limit
+        # The fourth field of loadavg is "runnable/existing" scheduling entities: all tasks.
+        total=$(awk '{ split($4, a, "/"); print a[2] }' /proc/loadavg)
+        TASK_FREE="" TASK_WHY=""
+        while IFS=: read -r hier ctrls path; do
+                mnt="" root=/
+                if [[ $hier == 0 ]]; then
+                        mnt=$(cgroup2_mount)
+                elif [[ ,$ctrls, == *,pids,* ]]; then
+                        read -r mnt root < <(cgroup1_mount pids) || true
+                fi
+                [[ -n $mnt ]] || continue
+                [[ $root == / ]] || path=${path#"$root"}
+                dir=$mnt${path%/}
+                while [[ $dir == "$mnt"* ]]; do
+                        if [[ -r $dir/pids.max && -r $dir/pids.current ]]; then
+                                read -r max <"$dir/pids.max"
+                                read -r cur <"$dir/pids.current"
+                                [[ $max == max ]] || budget_offer $((max - cur)) "pids.max $max of $dir, $cur in use"
+                        fi
+                        [[ $dir != "$mnt" ]] || break
+                        dir=${dir%/*}
+                done
+        done </proc/self/cgroup
+        if [[ -n ${BENCH_TASK_LIMIT:-} ]]; then
+                budget_offer $((BENCH_TASK_LIMIT - total)) "BENCH_TASK_LIMIT $BENCH_TASK_LIMIT, $total tasks in use"
+        fi
+        read -r limit </proc/sys/kernel/threads-max
+        budget_offer $((limit - total)) "threads-max $limit, $total tasks in use"
+        read -r limit </proc/sys/kernel/pid_max
+        budget_offer $((limit - total)) "pid_max $limit, $total tasks in use"
+        log "N=$N: task budget $((TASK_FREE - TASK_MARGIN)) ($TASK_WHY, less a margin of $TASK_MARGIN)"
+}
+
+# tasks_needed S: the tasks S takes at N: N workers, the supervisor, and for runit,
+# daemontools and s6 one supervising process per worker (above 1000, daemontools has one
+# svscan per 1000 and the shell that started them).
+tasks_needed() {
+        case $1 in
+        runit | s6) echo $((2 * N + 1)) ;;
+        daemontools) echo $((2 * N + (N <= 1000 ? 1 : 1 + (N + 999) / 1000))) ;;
+        *) echo $((N + 1)) ;;
+        esac
+}
+
+# plan_sets S...: appends to SETS the supervisors given, in order, grouped into sets that fit
+# the task budget together (all in one when they fit, one at a time at worst). One that
+# does not fit even alone is not run, and its note says why.
+plan_sets() {
+        local s need used=0 set=""
+        for s in "$@"; do
+                need=$(tasks_needed "$s")
+                if ((need + TASK_MARGIN > TASK_FREE)); then
+                        note "$s" "not run: needs ~$need tasks, the limit allows $((TASK_FREE - TASK_MARGIN)) ($TASK_WHY, less a margin of $TASK_MARGIN)"
+                        log "$s N=$N: not run, it needs ~$need tasks"
+                        continue
+                fi
+                if [[ -n $set ]] && ((used + need + TASK_MARGIN > TASK_FREE)); then
+                        SETS+=("$set")
+                        set="" used=0
+                fi
+                set+="${set:+ }$s"
+                used=$((used + need))
+        done
+        [[ -z $set ]] || SETS+=("$set")
+}
+
+# ---------------------------------------------------------------------------------------------
 # The table
 
 versions() {
@@ -419,6 +523,7 @@ print_table() {
         for n in "${NS[@]}"; do
                 echo
                 echo "N = $n"
+                [[ -z ${R[sets,$n]:-} ]] || echo "  ${R[sets,$n]% }"
                 {
                         printf 'metric'
                         for s in "${SUPERVISORS[@]}"; do printf '\t%s' "$s"; done
@@ -463,10 +568,20 @@ main() {
         for s in "${SUPERVISORS[@]}"; do
                 if [[ " $ALONE " == *" $s "* ]]; then alone+=("$s"); else shared+=("$s"); fi
         done
+        local set
+        local -a SETS members
         for N in "${NS[@]}"; do
-                run_set "${shared[@]}"
+                task_budget
+                SETS=()
+                plan_sets "${shared[@]}"
+                ((${#SETS[@]} < 2)) ||
+                        R[sets,$N]="measured in sets that fit the task budget of $((TASK_FREE - TASK_MARGIN)): $(printf '[%s] ' "${SETS[@]}")"
                 for s in "${alone[@]}"; do
-                        run_set "$s"
+                        plan_sets "$s"
+                done
+                for set in "${SETS[@]}"; do
+                        read -r -a members <<<"$set"
+                        run_set "${members[@]}"
                 done
         done
 
