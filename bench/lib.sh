@@ -18,20 +18,26 @@ remove_cgroup_tree() {
         fi
 }
 
-# kill_cgroup DIR: ends everything in the cgroup (cgroup.kill, never by name), waits until it is
-# empty and its processes have been reaped, removes it and its children. The dead workers'
-# parent dies with them, so init reaps them, here at a few milliseconds each (3000 take
-# seconds); until then they still count against the task limits, and the next supervisor
-# started could find fork failing. A pid reused meanwhile only makes the wait longer.
+# kill_cgroup DIR...: ends everything in the cgroups (cgroup.kill, never by name), waits until
+# they are empty and their processes have been reaped, removes them and their children. The
+# dead workers' parent dies with them, so init reaps them, and this machine's init does so
+# only every second or two; until then they still count against the task limits, and the
+# next supervisor started could find fork failing. Several cgroups share one wait. A pid
+# reused meanwhile only makes the wait longer.
 kill_cgroup() {
-        local cg=$1 i p
-        local -a pids left
-        [[ -d $cg ]] || return 0
-        mapfile -t pids < <(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null)
-        echo 1 >"$cg/cgroup.kill" 2>/dev/null || true
-        for ((i = 0; i < 200; i++)); do
-                grep -qx 'populated 0' "$cg/cgroup.events" 2>/dev/null && break
-                sleep 0.05
+        local cg i p
+        local -a pids=() left
+        for cg in "$@"; do
+                [[ -d $cg ]] || continue
+                mapfile -t -O "${#pids[@]}" pids < <(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null)
+                echo 1 >"$cg/cgroup.kill" 2>/dev/null || true
+        done
+        for cg in "$@"; do
+                for ((i = 0; i < 200; i++)); do
+                        [[ -d $cg ]] || break
+                        grep -qx 'populated 0' "$cg/cgroup.events" 2>/dev/null && break
+                        sleep 0.05
+                done
         done
         for ((i = 0; i < 600; i++)); do
                 left=()
@@ -42,8 +48,10 @@ kill_cgroup() {
                 ((${#pids[@]})) || break
                 sleep 0.1
         done
-        ((${#pids[@]} == 0)) || log "$cg: ${#pids[@]} processes not reaped after 60s"
-        remove_cgroup_tree "$cg"
+        ((${#pids[@]} == 0)) || log "${#pids[@]} processes of $* not reaped after 60s"
+        for cg in "$@"; do
+                remove_cgroup_tree "$cg"
+        done
 }
 
 # build_workload BIN: the stamp worker (static where libc allows; WORKER_LINK says which), the

@@ -253,15 +253,23 @@ start_one() {
         log "$S N=$N: startup ${out}s"
 }
 
-stop_one() {
-        set_paths "$1"
-        kill_cgroup "$SCG"
-        if [[ $S == vigild* ]]; then
+# Stops the supervisors given, all at once: their processes are reaped in one wait.
+stop_set() {
+        local s
+        local -a cgs=()
+        for s in "$@"; do
+                set_paths "$s"
+                cgs+=("$SCG")
+        done
+        kill_cgroup "${cgs[@]}"
+        for s in "$@"; do
+                set_paths "$s"
+                [[ $S == vigild* ]] || continue
                 # Evidence that the benchmark measured the immediate first restart: vigild logs
                 # "restart K in DELAY" with K > 1 when the backoff level had not been reset.
                 R[$S,$N,delayed]=$(grep -c -E 'restart ([2-9]|[1-9][0-9]+) in|breaker closed -> open' \
                         "$RUN/supervisor.log" || true)
-        fi
+        done
 }
 
 # The restart test, interleaved across the supervisors given (see bench-tool restart).
@@ -348,9 +356,7 @@ run_set() {
                 sleep "$SETTLE_SECS"
                 idle_test "${up[@]}"
         fi
-        for s in "$@"; do
-                stop_one "$s"
-        done
+        stop_set "$@"
 }
 
 # ---------------------------------------------------------------------------------------------
