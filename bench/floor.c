@@ -3,7 +3,8 @@
  * state and no bookkeeping beyond a pid table. Whatever a real supervisor adds on top of this
  * is its own cost. Usage: floor [-v] N PROGRAM [ARG...]; -v makes the children with vfork()
  * instead of fork(), the cheaper way vigild uses too, for a floor on equal terms. Never exits
- * by itself; the benchmark kills it through its cgroup. */
+ * by itself; the benchmark kills it through its cgroup. A failed fork is reported on stderr
+ * and leaves its slot empty: the floor does not retry. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,10 @@ static pid_t spawn(char *argv[]) {
                 execv(argv[0], argv);
                 _exit(127);
         }
+        /* A task limit (a pids cgroup, threads-max) makes fork fail with EAGAIN; said here, or
+         * the benchmark would only see fewer workers than it asked for. */
+        if (pid < 0)
+                fprintf(stderr, "floor: %s: %s\n", use_vfork ? "vfork" : "fork", strerror(errno));
         return pid;
 }
 

@@ -5,7 +5,7 @@
 # once) with the store on and off (the test hook VIGIL_TEST_STORE_OFF), checking that every
 # crash of the storms with the store on has its event. Prints medians; not part of make check.
 #
-# Usage: bench/store.sh   (as root, from anywhere; builds the tree out of tree with test hooks)
+# Usage: bench/store.sh   (as root, from anywhere; builds a clean copy of the tree with test hooks)
 # Environment: BENCH_STORE_RUNS (5) runs per timed figure; BENCH_STORE_EVENTS (200000) events
 #              per rate run; BENCH_STORE_BIG (1000000) events in the large store;
 #              BENCH_STORE_STORMS (5) storms per mode; BENCH_KEEP=1 keeps the work directory.
