@@ -6,16 +6,6 @@
 #include "log.h"
 #include "parse-util.h"
 
-struct CrashLoop {
-        const SupervisorContext *ctx;
-        const char *name;
-        const BreakerConfig *config;
-        Breaker breaker;
-        sd_event_source *timer;
-        int incident_instance;       /* the instance whose failure opened it; -1: none */
-        crash_loop_retry_t retry;
-        void *userdata;
-};
 
 #define log_loop(l, level, fmt, ...)                                                           \
         log_fields_internal((level), 0,                                                        \

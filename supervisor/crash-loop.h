@@ -13,10 +13,21 @@
 #include "context.h"
 #include "store.h"
 
-typedef struct CrashLoop CrashLoop;
-
 /* Called when the breaker half-opened or closed: instances held back may try to start. */
 typedef void (*crash_loop_retry_t)(void *userdata);
+
+/* Written only by crash-loop.c (and the Breaker inside only by breaker.c); public so that
+ * status can read it and tests can drive its timer. */
+typedef struct CrashLoop {
+        const SupervisorContext *ctx;
+        const char *name;
+        const BreakerConfig *config;
+        Breaker breaker;
+        sd_event_source *timer;      /* OPEN: half-opens it at opened_at + open_for */
+        int incident_instance;       /* the instance whose failure opened it; -1: none */
+        crash_loop_retry_t retry;
+        void *userdata;
+} CrashLoop;
 
 /* name and config are borrowed and must outlive it (the worker's). Non-logging; -ENOMEM. */
 int crash_loop_new(const SupervisorContext *ctx, const char *name, const BreakerConfig *config,

@@ -1,4 +1,4 @@
-/* The processes of an instance (see instance-process.h): its cgroup, the spawn of its main
+/* The processes of an instance (see instance-internal.h): its cgroup, the spawn of its main
  * process and the watch on its pidfd, signals, reaping, and the context's pid and cgroup
  * indexes. Never writes ->state: problems are logged and handed back to instance.c as return
  * values or as an end (instance_on_exit()). */
@@ -8,16 +8,8 @@
 #include <systemd/sd-journal.h>
 
 #include "cgroup.h"
-#include "instance-process.h"
-#include "log.h"
+#include "instance-internal.h"
 #include "spawn.h"
-
-#define log_instance(i, level, fmt, ...)                                                           \
-        log_fields_internal((level), 0,                                                            \
-                            &(const LogFields) { .message_id = LOG_MID_INSTANCE_STATE,             \
-                                                 .worker = (i)->config->name,                      \
-                                                 .instance = (int) (i)->index },                   \
-                            "%s: " fmt, (i)->name, ##__VA_ARGS__)
 
 static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static int on_errfd(sd_event_source *s, int fd, uint32_t revents, void *userdata);

@@ -17,10 +17,8 @@
 
 #include "cgroup.h"
 #include "hooks.h"
-#include "instance-process.h"
+#include "instance-internal.h"
 #include "instance-record.h"
-#include "instance.h"
-#include "log.h"
 #include "output.h"
 #include "parse-util.h"
 #include "random-util.h"
@@ -37,23 +35,6 @@
  * watchdog a few times a second stays far below; a runaway sender is cut off. */
 #define NOTIFY_BURST 200U
 #define NOTIFY_RATE 100U
-
-/* Timer slack: restarts must be prompt; stop timeouts and stability checks need not be. */
-#define ACCURACY_RESTART_USEC (1 * USEC_PER_MSEC)
-#define ACCURACY_TIMEOUT_USEC (10 * USEC_PER_MSEC)
-#define ACCURACY_STABLE_USEC (1 * USEC_PER_SEC)
-
-#define log_instance_full(i, level, mid, old, new, fmt, ...)                                       \
-        log_fields_internal((level), 0,                                                            \
-                            &(const LogFields) { .message_id = (mid),                              \
-                                                 .worker = (i)->config->name,                      \
-                                                 .instance = (int) (i)->index,                     \
-                                                 .old_state = (old),                               \
-                                                 .new_state = (new) },                             \
-                            "%s: " fmt, (i)->name, ##__VA_ARGS__)
-
-#define log_instance(i, level, fmt, ...) \
-        log_instance_full(i, level, LOG_MID_INSTANCE_STATE, NULL, NULL, fmt, ##__VA_ARGS__)
 
 static void instance_enter_starting(Instance *i);
 static void instance_enter_fatal(Instance *i, FatalReason reason, const char *why);
@@ -135,12 +116,10 @@ bool instance_has_processes(const Instance *i) {
 static int on_state_timer(sd_event_source *s, uint64_t usec, void *userdata);
 static int on_stable_timer(sd_event_source *s, uint64_t usec, void *userdata);
 static int on_trial_timer(sd_event_source *s, uint64_t usec, void *userdata);
-static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata);
 static int on_cgroup_event(sd_event_source *s, const struct inotify_event *ev, void *userdata);
 
-/* Non-logging: the caller decides what a timer it cannot arm means for the instance. */
-static int arm_timer(Instance *i, sd_event_source **s, usec_t when, usec_t accuracy,
-                     sd_event_time_handler_t handler) {
+int instance_arm_timer(Instance *i, sd_event_source **s, usec_t when, usec_t accuracy,
+                       sd_event_time_handler_t handler) {
         int r;
 
         if (!*s)
@@ -264,7 +243,7 @@ static void instance_enter_fatal(Instance *i, FatalReason reason, const char *wh
 /* vigild cannot go on with this instance: a timer it needs could not be armed (the loop is
  * out of memory). Its processes are killed for certain and it ends FATAL with the reason, as
  * systemd's services end in "failed (resources)": a start by an operator tries again. */
-static void instance_enter_fatal_resources(Instance *i, int error, const char *what) {
+void instance_enter_fatal_resources(Instance *i, int error, const char *what) {
         char why[192];
 
         (void) snprintf(why, sizeof(why), "cannot arm the %s timer: %s", what, strerror(-error));
@@ -280,16 +259,15 @@ static void instance_enter_fatal_resources(Instance *i, int error, const char *w
         instance_set_state(i, INSTANCE_STOPPING, "%s; killed", why);
 }
 
-static void instance_enter_running(Instance *i) {
+void instance_enter_running(Instance *i) {
         int r = 0;
 
         i->running_at = now(CLOCK_MONOTONIC);
         instance_set_state(i, INSTANCE_RUNNING, i->config->notify ? "READY=1" : NULL);
         if (i->watchdog_usec > 0)
-                r = arm_timer(i, &i->watchdog_timer, usec_add(i->running_at, i->watchdog_usec),
-                              ACCURACY_TIMEOUT_USEC, on_watchdog_timer);
+                r = instance_arm_watchdog(i, i->running_at);
         if (r >= 0 && i->breaker_trial)
-                r = arm_timer(i, &i->trial_timer, usec_add(i->running_at, i->config->breaker.trial_ok),
+                r = instance_arm_timer(i, &i->trial_timer, usec_add(i->running_at, i->config->breaker.trial_ok),
                               ACCURACY_TIMEOUT_USEC, on_trial_timer);
         if (r < 0)
                 instance_enter_fatal_resources(i, r, i->watchdog_usec > 0 ? "watchdog" : "trial");
@@ -297,7 +275,7 @@ static void instance_enter_running(Instance *i) {
 
 /* Ends the processes: the stop signal now, SIGKILL after stop_timeout. With a verdict the
  * instance is still wanted: it was found unresponsive and its end will count as a failure. */
-static void instance_enter_stopping(Instance *i, ExitVerdict verdict) {
+void instance_enter_stopping(Instance *i, ExitVerdict verdict) {
         const WorkerConfig *c = i->config;
         int r;
 
@@ -309,38 +287,13 @@ static void instance_enter_stopping(Instance *i, ExitVerdict verdict) {
         watch_cgroup(i);
         instance_set_state(i, INSTANCE_STOPPING, "sent SIG%s%s", sigabbrev_np(c->stop_signal) ?: "?",
                            verdict == EXIT_VERDICT_NONE ? "" : ", unresponsive");
-        r = arm_timer(i, &i->timer, usec_add(now(CLOCK_MONOTONIC), c->stop_timeout), ACCURACY_TIMEOUT_USEC,
+        r = instance_arm_timer(i, &i->timer, usec_add(now(CLOCK_MONOTONIC), c->stop_timeout), ACCURACY_TIMEOUT_USEC,
                       on_state_timer);
         if (r < 0) {
                 /* No timeout can bound this stop: make it the kill it would have become. */
                 log_instance(i, LOG_ERR, "cannot arm the stop timer: %s; killing now", strerror(-r));
                 instance_process_signal(i, SIGKILL);
         }
-}
-
-/* A verdict timer (start_timeout, watchdog) that was due at `due` expired. Unless the TILT
- * guard distrusts the observation, the worker is unresponsive; otherwise it gets a full
- * interval again after the suspension. */
-static void instance_judge_timeout(Instance *i, ExitVerdict verdict, usec_t due, sd_event_source **timer,
-                                   usec_t interval, sd_event_time_handler_t handler) {
-        const char *what = verdict == EXIT_VERDICT_WATCHDOG ? "watchdog" : "start timeout";
-        char d[FORMAT_DURATION_MAX];
-        usec_t until;
-        int r;
-
-        if (!i->ctx->verdict_allowed(i->ctx->userdata, due, &until)) {
-                log_instance(i, LOG_NOTICE, "%s verdict suspended by TILT, checking again in %s", what,
-                             format_duration_approx(d, sizeof(d), until - now(CLOCK_MONOTONIC) + interval,
-                                                    USEC_PER_MSEC));
-                r = arm_timer(i, timer, usec_add(until, interval), ACCURACY_TIMEOUT_USEC, handler);
-                if (r < 0)
-                        instance_enter_fatal_resources(i, r, what);
-                return;
-        }
-        log_instance_full(i, LOG_ERR, LOG_MID_UNRESPONSIVE, NULL, NULL, "unresponsive: %s within %s, stopping it",
-                          verdict == EXIT_VERDICT_WATCHDOG ? "no WATCHDOG=1" : "no READY=1",
-                          format_duration_approx(d, sizeof(d), interval, USEC_PER_MSEC));
-        instance_enter_stopping(i, verdict);
 }
 
 static void instance_enter_backoff(Instance *i, usec_t delay, const char *reason) {
@@ -351,7 +304,7 @@ static void instance_enter_backoff(Instance *i, usec_t delay, const char *reason
                 instance_enter_starting(i);
                 return;
         }
-        r = arm_timer(i, &i->timer, usec_add(now(CLOCK_MONOTONIC), delay), ACCURACY_RESTART_USEC, on_state_timer);
+        r = instance_arm_timer(i, &i->timer, usec_add(now(CLOCK_MONOTONIC), delay), ACCURACY_RESTART_USEC, on_state_timer);
         if (r < 0)
                 instance_enter_fatal_resources(i, r, "restart");
 }
@@ -414,7 +367,7 @@ static void instance_enter_starting(Instance *i) {
                 i->signalled_by_us = true;
                 watch_cgroup(i);
                 instance_set_state(i, INSTANCE_EXITED, "killing what is left in %s before starting", i->cgroup_path);
-                r = arm_timer(i, &i->timer, usec_add(now(CLOCK_MONOTONIC), c->stop_timeout), ACCURACY_TIMEOUT_USEC,
+                r = instance_arm_timer(i, &i->timer, usec_add(now(CLOCK_MONOTONIC), c->stop_timeout), ACCURACY_TIMEOUT_USEC,
                               on_state_timer);
                 if (r < 0)
                         instance_enter_fatal_resources(i, r, "stop");
@@ -440,7 +393,7 @@ static void instance_enter_starting(Instance *i) {
 
         instance_set_state(i, INSTANCE_STARTING, "pid %d%s", (int) i->pid, trial ? ", breaker trial" : "");
         instance_record_restart(i, trial);
-        r = arm_timer(i, &i->stable_timer, usec_add(i->started_at, c->backoff.reset_after), ACCURACY_STABLE_USEC,
+        r = instance_arm_timer(i, &i->stable_timer, usec_add(i->started_at, c->backoff.reset_after), ACCURACY_STABLE_USEC,
                       on_stable_timer);
         if (r < 0) {
                 instance_enter_fatal_resources(i, r, "stability");
@@ -452,7 +405,7 @@ static void instance_enter_starting(Instance *i) {
         }
         /* With notify, running begins at READY=1, and without it by start_timeout the start
          * failed; without notify, running begins after start_secs. */
-        r = arm_timer(i, &i->timer, usec_add(i->started_at, c->notify ? c->start_timeout : c->start_secs),
+        r = instance_arm_timer(i, &i->timer, usec_add(i->started_at, c->notify ? c->start_timeout : c->start_secs),
                       ACCURACY_TIMEOUT_USEC, on_state_timer);
         if (r < 0)
                 instance_enter_fatal_resources(i, r, "start");
@@ -480,7 +433,7 @@ static void instance_handle_end(Instance *i, const ExitInfo *info) {
         i->end_deferred = true;
         instance_set_state(i, INSTANCE_EXITED, "pid %d got SIG%s from outside vigild; judged in %s unless vigild is stopped",
                            (int) i->pid, sigabbrev_np(info->code) ?: "?", format_duration(d, sizeof(d), grace));
-        r = arm_timer(i, &i->timer, usec_add(now(CLOCK_MONOTONIC), grace), ACCURACY_RESTART_USEC, on_state_timer);
+        r = instance_arm_timer(i, &i->timer, usec_add(now(CLOCK_MONOTONIC), grace), ACCURACY_RESTART_USEC, on_state_timer);
         if (r < 0) {
                 log_instance(i, LOG_ERR, "cannot arm the grace timer: %s; judging the end now", strerror(-r));
                 instance_judge_end(i);
@@ -520,7 +473,7 @@ static void instance_judge_end(Instance *i) {
                         if (i->state != INSTANCE_STOPPING) {
                                 (void) cgroup_signal(i->cgroup_path, c->stop_signal);
                                 instance_set_state(i, INSTANCE_EXITED, "stopping what is left in its cgroup");
-                                r = arm_timer(i, &i->timer, usec_add(now(CLOCK_MONOTONIC), c->stop_timeout),
+                                r = instance_arm_timer(i, &i->timer, usec_add(now(CLOCK_MONOTONIC), c->stop_timeout),
                                               ACCURACY_TIMEOUT_USEC, on_state_timer);
                                 if (r < 0) {
                                         log_instance(i, LOG_ERR, "cannot arm the stop timer: %s; killing now",
@@ -622,7 +575,7 @@ static void instance_stop_timeout(Instance *i) {
                              format_duration(d, sizeof(d), c->stop_timeout * (i->kill_rounds - 1)));
         i->signalled_by_us = true;
         instance_process_signal(i, SIGKILL);
-        r = arm_timer(i, &i->timer, usec_add(now(CLOCK_MONOTONIC), c->stop_timeout), ACCURACY_TIMEOUT_USEC,
+        r = instance_arm_timer(i, &i->timer, usec_add(now(CLOCK_MONOTONIC), c->stop_timeout), ACCURACY_TIMEOUT_USEC,
                       on_state_timer);
         if (r < 0)
                 log_instance(i, LOG_ERR, "cannot arm the stop timer: %s; waiting for the kernel without it",
@@ -714,70 +667,6 @@ static int on_cgroup_event(sd_event_source *s, const struct inotify_event *ev, v
                 break;
         }
         return 0;
-}
-
-static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Instance *i = userdata;
-
-        switch (i->state) {
-        case INSTANCE_RUNNING:
-                instance_judge_timeout(i, EXIT_VERDICT_WATCHDOG, usec, &i->watchdog_timer, i->watchdog_usec,
-                                       on_watchdog_timer);
-                break;
-        default:
-                assert_not_reached();
-        }
-        return 0;
-}
-
-void instance_on_notify(Instance *i, const NotifyMessage *msg) {
-        char d[FORMAT_DURATION_MAX];
-        int r;
-
-        if (msg->has_status && !streq(i->status_text, msg->status)) {
-                (void) snprintf(i->status_text, sizeof(i->status_text), "%s", msg->status);
-                log_instance(i, LOG_DEBUG, "STATUS=%s", i->status_text);
-        }
-        if (msg->has_errno)
-                i->worker_errno = msg->errno_value;
-        if (msg->stopping)
-                log_instance(i, LOG_INFO, "says it is stopping (STOPPING=1)");
-        if (msg->has_mainpid && msg->mainpid != i->pid)
-                log_instance(i, LOG_NOTICE, "MAINPID=%d ignored: vigild follows the process it started",
-                             (int) msg->mainpid);
-
-        /* Before the state switch: WATCHDOG_USEC= often comes in the same datagram as READY=1,
-         * and the watchdog that READY arms must already use it. */
-        if (msg->has_watchdog_usec && msg->watchdog_usec != i->watchdog_usec &&
-            IN_SET(i->state, INSTANCE_STARTING, INSTANCE_RUNNING)) {
-                i->watchdog_usec = msg->watchdog_usec;
-                log_instance(i, LOG_INFO, "watchdog interval set to %s by the worker",
-                             format_duration_approx(d, sizeof(d), i->watchdog_usec, USEC_PER_MSEC));
-        }
-
-        switch (i->state) {
-        case INSTANCE_STARTING:
-                if (msg->ready && i->config->notify)
-                        instance_enter_running(i);
-                break;
-        case INSTANCE_RUNNING:
-                if (msg->watchdog_trigger && i->watchdog_usec > 0) {
-                        log_instance_full(i, LOG_ERR, LOG_MID_UNRESPONSIVE, NULL, NULL,
-                                          "unresponsive: the worker triggered its watchdog, stopping it");
-                        instance_enter_stopping(i, EXIT_VERDICT_WATCHDOG);
-                        break;
-                }
-                if ((msg->watchdog || msg->has_watchdog_usec) && i->watchdog_usec > 0) {
-                        r = arm_timer(i, &i->watchdog_timer, usec_add(now(CLOCK_MONOTONIC), i->watchdog_usec),
-                                      ACCURACY_TIMEOUT_USEC, on_watchdog_timer);
-                        if (r < 0)
-                                instance_enter_fatal_resources(i, r, "watchdog");
-                }
-                break;
-        default:
-                /* A late message from a process on its way out: nothing to act on. */
-                break;
-        }
 }
 
 /* ---------------------------------------------------------------------------------------- *
