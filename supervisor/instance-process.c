@@ -151,7 +151,10 @@ static int watch_process(Instance *i) {
         siginfo_t si;
         int r;
 
-        r = sd_event_add_io(i->ctx->event, &i->pidfd_source, i->pidfd, EPOLLIN, on_pidfd, i);
+        /* Edge-triggered: a level-triggered source stays on epoll's ready list until it is
+         * dispatched, and each loop turn (one dispatch) would poll all of them again, so a mass
+         * failure of N instances cost O(N^2) polls. A pidfd becomes readable once. */
+        r = sd_event_add_io(i->ctx->event, &i->pidfd_source, i->pidfd, EPOLLIN | EPOLLET, on_pidfd, i);
         if (r < 0) {
                 log_instance(i, LOG_ERR, "cannot watch pid %d: %s; killing it", (int) i->pid, strerror(-r));
                 (void) pidfd_send_signal(i->pidfd, SIGKILL, NULL, 0);
@@ -160,7 +163,7 @@ static int watch_process(Instance *i) {
                 instance_process_clear_main(i);
                 return r;
         }
-        r = sd_event_add_io(i->ctx->event, &i->errfd_source, i->errfd, EPOLLIN, on_errfd, i);
+        r = sd_event_add_io(i->ctx->event, &i->errfd_source, i->errfd, EPOLLIN | EPOLLET, on_errfd, i);
         if (r < 0)
                 /* The pipe is read when the process ends, which is all that a lost early read
                  * costs: the reason of a failed exec is still reported. */
@@ -208,31 +211,42 @@ int instance_process_spawn(Instance *i) {
 
 /* The process's status could not be had: the instance goes on as if it had been killed. */
 static void reap_failed(Instance *i, int error) {
-        if (error == EINTR)
-                return;   /* the pidfd is still readable: its source comes back */
         log_instance(i, LOG_ERR, "cannot reap pid %d: %s; its exit status is lost", (int) i->pid,
                      error == ECHILD ? "reaped elsewhere" : strerror(error));
         instance_on_exit(i, &(const siginfo_t) { .si_code = CLD_KILLED, .si_status = SIGKILL });
 }
 
+/* waitid() on the pidfd, never giving up on EINTR: the pidfd's source is edge-triggered and
+ * will not report this end again. */
+static int wait_pidfd(Instance *i, siginfo_t *si, int flags) {
+        for (;;) {
+                *si = (siginfo_t) {};
+                if (waitid(P_PIDFD, (id_t) i->pidfd, si, WEXITED | WNOHANG | flags) >= 0)
+                        return 0;
+                if (errno != EINTR)
+                        return -errno;
+        }
+}
+
 void instance_reap(Instance *i) {
-        const int flags = WEXITED | WNOHANG;
-        siginfo_t si = {};
+        siginfo_t si;
+        int r;
 
         if (!i->main_alive)
                 return;
         /* Without a cgroup the unreaped leader still pins its process group id, so the group
          * cannot be a stranger's: end what the worker left in it, then reap. */
         if (!i->cgroup_path) {
-                if (waitid(P_PIDFD, (id_t) i->pidfd, &si, flags | WNOWAIT) < 0)
-                        return reap_failed(i, errno);
+                r = wait_pidfd(i, &si, WNOWAIT);
+                if (r < 0)
+                        return reap_failed(i, -r);
                 if (si.si_pid == 0)
                         return;
                 (void) kill(-i->pid, SIGKILL);
-                si = (siginfo_t) {};
         }
-        if (waitid(P_PIDFD, (id_t) i->pidfd, &si, flags) < 0)
-                return reap_failed(i, errno);
+        r = wait_pidfd(i, &si, 0);
+        if (r < 0)
+                return reap_failed(i, -r);
         if (si.si_pid == 0)
                 return;    /* still running: a spurious wakeup */
         instance_on_exit(i, &si);
