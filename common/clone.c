@@ -78,7 +78,7 @@ __asm__(".text\n"
 #define HAVE_CLONE3_TRAMPOLINE 1
 #endif
 
-pid_t clone_vfork(int (*fn)(void *arg), void *arg, int cgroup_fd, int *ret_pidfd) {
+pid_t clone_vfork(int (*fn)(void *arg), void *arg, int cgroup_fd, bool share_fds, int *ret_pidfd) {
 #ifdef HAVE_CLONE3_TRAMPOLINE
         static void *stack;
         struct clone_args args;
@@ -115,6 +115,8 @@ pid_t clone_vfork(int (*fn)(void *arg), void *arg, int cgroup_fd, int *ret_pidfd
                 .stack = (uint64_t) (uintptr_t) stack,
                 .stack_size = CLONE_STACK_SIZE,
         };
+        if (share_fds)
+                args.flags |= CLONE_FILES;
         if (cgroup_fd >= 0) {
                 args.flags |= CLONE_INTO_CGROUP;
                 args.cgroup = (uint64_t) cgroup_fd;

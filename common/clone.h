@@ -22,8 +22,11 @@ pid_t clone_fork(int *ret_pidfd);
  * kernel's error otherwise (for instance for a cgroup_fd that cannot take the child). fn must
  * not return to the caller's frames, must not allocate or take locks (the caller's memory is
  * shared), and must end in execve() or _exit(); its return value becomes the exit status.
- * cgroup_fd < 0: the child stays in the caller's cgroup. Not reentrant: one private stack. */
-pid_t clone_vfork(int (*fn)(void *arg), void *arg, int cgroup_fd, int *ret_pidfd);
+ * cgroup_fd < 0: the child stays in the caller's cgroup. share_fds: the child shares the
+ * caller's descriptor table (CLONE_FILES) instead of getting a copy, until it unshares it;
+ * while shared, whatever it opens, closes or dup2()s happens to the caller's table too.
+ * Not reentrant: one private stack. */
+pid_t clone_vfork(int (*fn)(void *arg), void *arg, int cgroup_fd, bool share_fds, int *ret_pidfd);
 
 /* Makes clone_vfork() answer -ENOSYS (or not), so that tests can drive the fork path on a
  * kernel that has both. */

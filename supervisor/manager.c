@@ -23,6 +23,7 @@
 #include "manager.h"
 #include "notify.h"
 #include "parse-util.h"
+#include "spawn.h"
 
 #define JOURNAL_STREAM_SOCKET "/run/systemd/journal/stdout"
 /* An explained SIGCHLD (see on_sigchld()) is followed by a sweep for orphans this much later. */
@@ -410,6 +411,13 @@ int manager_new(Config *config, Manager **ret) {
         m->state = MANAGER_STARTING;
         m->config = TAKE_PTR(c);
 
+        /* First, while low descriptor numbers are free: a spawn's cost must not grow with the
+         * descriptors vigild holds (see spawn.c). */
+        r = spawn_reserve_slots();
+        if (r < 0)
+                log_warning_errno(r, "cannot reserve descriptors for spawning: %m; each start copies vigild's "
+                                  "descriptor table");
+
         /* sd-event takes signals from a signalfd, which needs them blocked; spawn.c resets the
          * mask and dispositions in every child. */
         sigemptyset(&mask);
@@ -543,6 +551,7 @@ Manager *manager_free(Manager *m) {
         sd_event_unref(m->event);
         cgroup_root_free(m->cgroup_root);
         safe_close(m->lock_fd);
+        spawn_release_slots();
         config_free(m->config);
         return mfree(m);
 }

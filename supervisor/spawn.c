@@ -50,9 +50,22 @@ typedef struct SpawnChild {
         int stdout_fd;
         int stderr_fd;
         int errfd;
+        unsigned unshare_from;     /* > 0: born sharing vigild's descriptor table, which it
+                                    * first replaces by a copy of the descriptors below this */
         bool ran;                  /* set by the child first thing (seen by vigild after a
                                     * vfork-style clone, which shares memory) */
 } SpawnChild;
+
+/* Low descriptor numbers reserved for handing the child its error pipe, stdout and stderr, and
+ * /dev/null to fill them between spawns. A child born sharing vigild's descriptor table
+ * (CLONE_FILES) takes a private copy of only the descriptors below the highest slot
+ * (close_range(CLOSE_RANGE_UNSHARE)), so a spawn costs the same whether vigild holds ten
+ * descriptors or ten thousand (a pidfd per instance): a copied table is copied and closed
+ * descriptor by descriptor, the largest cost of a restart at a few thousand instances. */
+static int slots[3] = { -EBADF, -EBADF, -EBADF };
+static int slot_filler = -EBADF;
+
+static void clear_slots(void);
 
 static int env_set(char ***env, const char *name, const char *value) {
         _cleanup_free_ char *s = NULL;
@@ -406,6 +419,12 @@ static _noreturn_ void child_run(SpawnChild *c) {
         const WorkerConfig *w = c->worker;
         int r;
 
+        /* First, while nothing else has touched the shared table: a private one, copied from
+         * the few descriptors below the slots' end (a kernel before 5.9 copies them all). */
+        if (c->unshare_from > 0 && close_range(c->unshare_from, ~0U, CLOSE_RANGE_UNSHARE) < 0 &&
+            unshare(CLONE_FILES) < 0)
+                child_fail(c->errfd, SPAWN_STAGE_STDIO, errno);
+
         if (c->watchdog_pid)
                 child_fill_watchdog_pid(c->watchdog_pid);
 
@@ -471,6 +490,68 @@ static int child_main(void *arg) {
 
         c->ran = true;
         child_run(c);
+}
+
+int spawn_reserve_slots(void) {
+        _cleanup_close_ int filler = -EBADF;
+        int fds[3] = { -EBADF, -EBADF, -EBADF };
+
+        if (slot_filler >= 0)
+                return 0;
+        filler = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (filler < 0)
+                return -errno;
+        for (unsigned k = 0; k < ELEMENTSOF(fds); k++) {
+                fds[k] = fcntl(filler, F_DUPFD_CLOEXEC, 3);
+                if (fds[k] < 0) {
+                        int r = -errno;
+
+                        for (unsigned j = 0; j < k; j++)
+                                (void) safe_close(fds[j]);
+                        return r;
+                }
+        }
+        memcpy(slots, fds, sizeof(slots));
+        slot_filler = TAKE_FD(filler);
+        return 0;
+}
+
+void spawn_release_slots(void) {
+        for (unsigned k = 0; k < ELEMENTSOF(slots); k++)
+                slots[k] = safe_close(slots[k]);
+        slot_filler = safe_close(slot_filler);
+}
+
+/* Puts the child's descriptors into the slots and tells the child to unshare above them.
+ * False (and c unchanged) where there are no slots or they could not be filled: the child
+ * then gets a copy of the whole table, as fork() gives. */
+static bool install_slots(SpawnChild *c) {
+        int *given[3] = { &c->errfd, &c->stdout_fd, &c->stderr_fd };
+        unsigned top = 0;
+
+        if (slot_filler < 0)
+                return false;
+        for (unsigned k = 0; k < ELEMENTSOF(slots); k++) {
+                if (*given[k] < 0)
+                        continue;
+                if (dup3(*given[k], slots[k], O_CLOEXEC) < 0) {
+                        clear_slots();
+                        return false;
+                }
+        }
+        for (unsigned k = 0; k < ELEMENTSOF(slots); k++) {
+                if (*given[k] >= 0)
+                        *given[k] = slots[k];
+                top = MAX(top, (unsigned) slots[k]);
+        }
+        c->unshare_from = top + 1;
+        return true;
+}
+
+/* Back to /dev/null: vigild must not keep the child's error pipe open (its EOF says exec). */
+static void clear_slots(void) {
+        for (unsigned k = 0; k < ELEMENTSOF(slots); k++)
+                (void) dup3(slot_filler, slots[k], O_CLOEXEC);
 }
 
 static int pidfd_open_fd(pid_t pid) {
@@ -541,8 +622,13 @@ int spawn_worker(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, int *ret_
         if (p->cgroup_path)
                 cgroup_fd = open(p->cgroup_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (!p->cgroup_path || cgroup_fd >= 0) {
-                pid = clone_vfork(child_main, &child, cgroup_fd, &pidfd);
-                if (pid > 0 && *(volatile bool *) &child.ran)
+                SpawnChild vchild = child;
+                bool shared = install_slots(&vchild);
+
+                pid = clone_vfork(child_main, &vchild, cgroup_fd, shared, &pidfd);
+                if (shared)
+                        clear_slots();
+                if (pid > 0 && *(volatile bool *) &vchild.ran)
                         goto spawned;
                 if (pid > 0) {
                         /* Killed before its first instruction. Linux (seen on 6.18) sends

@@ -38,6 +38,15 @@ int spawn_build_env(const WorkerConfig *w, unsigned instance, char *const *extra
  * the environment build; on failure no child is left behind. */
 int spawn_worker(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, int *ret_errfd);
 
+/* Reserves three low descriptor numbers (and a /dev/null descriptor) through which a spawn
+ * hands the child its descriptors, so that the child can drop the rest of vigild's table
+ * without copying it first (see spawn.c). Idempotent. Call early, while low numbers are free;
+ * without it every vfork-style spawn copies the whole table. */
+int spawn_reserve_slots(void);
+
+/* Gives the slots back (tests, leak checkers). */
+void spawn_release_slots(void);
+
 /* Non-blocking read of the error pipe. Returns 1 and fills stage/errno if the child reported
  * a failure, 0 on EOF (exec succeeded, or the child died before writing anything), -EAGAIN if
  * the child has neither exec'd nor failed yet. */

@@ -51,7 +51,7 @@ static void assert_born_alive_in(const char *path) {
         pid_t pid;
 
         assert_true(fd >= 0);
-        pid = clone_vfork(exit_zero, NULL, fd, &pidfd);
+        pid = clone_vfork(exit_zero, NULL, fd, false, &pidfd);
         if (pid == -ENOSYS)
                 return;
         assert_true(pid > 0);

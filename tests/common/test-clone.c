@@ -76,7 +76,7 @@ static void test_vfork_child_shares_memory_and_ran_before_return(void **state) {
         if (!vfork_available())
                 skip();
 
-        pid = clone_vfork(child_fn, &s, -EBADF, &pidfd);
+        pid = clone_vfork(child_fn, &s, -EBADF, false, &pidfd);
         assert_true(pid > 0);
         assert_true(pidfd >= 0);
         /* Written by the child into our memory, and complete when the call returned: the
@@ -93,7 +93,7 @@ static void test_vfork_disabled_says_enosys(void **state) {
         int pidfd = -EBADF;
 
         clone_vfork_disable(true);
-        assert_int_equal(clone_vfork(child_fn, &s, -EBADF, &pidfd), -ENOSYS);
+        assert_int_equal(clone_vfork(child_fn, &s, -EBADF, false, &pidfd), -ENOSYS);
         clone_vfork_disable(false);
         assert_int_equal(s.pid_seen, 0);
         assert_int_equal(pidfd, -EBADF);
@@ -145,7 +145,7 @@ static void test_vfork_child_is_born_in_its_cgroup(void **state) {
 
         fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         assert_true(fd >= 0);
-        pid = clone_vfork(child_fn, &s, fd, &pidfd);
+        pid = clone_vfork(child_fn, &s, fd, false, &pidfd);
         assert_true(pid > 0);
         /* The child read its own cgroup as its first act: it was there from birth. */
         assert_true(asprintf(&want, "0::/%s\n", name) > 0);

@@ -889,6 +889,15 @@ static void test_spawn_fault_hook(void **state) {
 #endif
 }
 
+static int group_reserve_slots(void **state) {
+        return spawn_reserve_slots();
+}
+
+static int group_release_slots(void **state) {
+        spawn_release_slots();
+        return 0;
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
 
 int main(void) {
@@ -917,9 +926,10 @@ int main(void) {
 
         int failed;
 
-        /* Once as vigild runs: vfork-style, born in the cgroup where the kernel can. Then the
-         * fork path, which runs where clone3 is missing (valgrind, kernels before 5.7). */
-        failed = cmocka_run_group_tests_name("clone_vfork", tests, NULL, NULL);
+        /* Once as vigild runs: vfork-style, born in the cgroup where the kernel can, sharing
+         * the descriptor table until it keeps only the slots (see spawn.c). Then the fork
+         * path, which runs where clone3 is missing (valgrind, kernels before 5.7). */
+        failed = cmocka_run_group_tests_name("clone_vfork", tests, group_reserve_slots, group_release_slots);
         clone_vfork_disable(true);
         fork_path = true;
         failed += cmocka_run_group_tests_name("clone_fork", tests, NULL, NULL);
