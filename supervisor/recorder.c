@@ -17,7 +17,7 @@
 /* A burst of events (a mass failure: each restart is its own loop turn, with idle moments in
  * between) is committed once no event came for this long; the age timer and the batch size
  * bound how long a burst that never ends can wait. */
-#define RECORDER_QUIET_USEC (20 * USEC_PER_MSEC)
+#define RECORDER_QUIET_USEC (5 * USEC_PER_MSEC)
 #define RECORDER_RETRY_MIN_USEC (1 * USEC_PER_SEC)
 #define RECORDER_RETRY_MAX_USEC (60 * USEC_PER_SEC)
 #define RECORDER_CHECKPOINT_USEC (30 * USEC_PER_SEC)

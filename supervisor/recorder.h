@@ -1,7 +1,7 @@
 /* The recorder: vigild's side of the incident store. It owns the Store and the event sources
  * that decide when it is written:
  *
- *  - an idle-priority timer flushes once no event came for 20 ms and nothing else is
+ *  - an idle-priority timer flushes once no event came for 5 ms and nothing else is
  *    pending, so a storm of crashes (each restart its own loop turn) is a few commits, made
  *    after the restarts;
  *  - an age timer flushes when the oldest queued event has waited store_flush_interval, and a
