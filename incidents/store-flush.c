@@ -46,16 +46,6 @@ static int bind_incident(sqlite3_stmt *st, const Incident *inc, usec_t opened_at
         return rc;
 }
 
-int store_step_done(Store *s, sqlite3_stmt *st, const char *what) {
-        int rc = sqlite3_step(st);
-
-        (void) sqlite3_reset(st);
-        (void) sqlite3_clear_bindings(st);
-        if (rc != SQLITE_DONE)
-                return store_fail(s, rc, what);
-        return 0;
-}
-
 static int insert_incident(Store *s, Incident *inc, usec_t opened_at) {
         sqlite3_stmt *st = s->stmt[ST_INSERT_INCIDENT];
         int rc, r;

@@ -141,12 +141,12 @@ void store_queued_event_done(QueuedEvent *e);
 int store_replace_string(char **dst, const char *src);
 void store_disconnect(Store *s);
 
+/* Steps a persistent statement to its end, then resets it and clears its bindings; 0, or the
+ * failure as store_fail() gives it. */
+int store_step_done(Store *s, sqlite3_stmt *st, const char *what);
+
 /* store-open.c */
 int store_exec(Store *s, const char *sql);
-
-/* store-flush.c: steps a persistent statement to its end, then resets it and clears its
- * bindings; 0, or the failure as store_fail() gives it. */
-int store_step_done(Store *s, sqlite3_stmt *st, const char *what);
 
 /* store-state.c: writes the crash-loop state e inside the caller's transaction. */
 int store_write_state(Store *s, const StateEntry *e, usec_t now_rt);

@@ -67,6 +67,16 @@ int store_fail(Store *s, int rc, const char *what) {
         return sqlite_to_errno(s->db, rc);
 }
 
+int store_step_done(Store *s, sqlite3_stmt *st, const char *what) {
+        int rc = sqlite3_step(st);
+
+        (void) sqlite3_reset(st);
+        (void) sqlite3_clear_bindings(st);
+        if (rc != SQLITE_DONE)
+                return store_fail(s, rc, what);
+        return 0;
+}
+
 void store_set_error(Store *s, const char *message) {
         (void) snprintf(s->last_error, sizeof s->last_error, "%s", message);
 }

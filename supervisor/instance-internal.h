@@ -1,7 +1,9 @@
 /* What the files of the instance state machine share and nothing else includes: instance.c
- * (states, verbs, dispatchers), instance-notify.c (the notify protocol and timeout verdicts),
+ * (states, verbs, dispatchers), instance-notify.c (what notify messages mean for the instance),
  * instance-process.c (the processes) and instance-record.c (the incident store). The log
- * macros, the timer slack, and each file's functions that another of them calls. */
+ * macros, the timer slack, and each file's functions that another of them calls. Calls go one
+ * way: instance-notify.c calls instance.c, instance.c calls instance-process.c and
+ * instance-record.c, and these two call nothing of the others. */
 #pragma once
 
 #include <stdbool.h>
@@ -40,15 +42,8 @@ void instance_enter_stopping(Instance *i, ExitVerdict verdict);
  * after killing its processes. */
 void instance_enter_fatal_resources(Instance *i, int error, const char *what);
 
-/* ---- instance-notify.c ---- */
-
 /* (Re)arms the watchdog: WATCHDOG=1 must come within watchdog_usec of `from`. */
 int instance_arm_watchdog(Instance *i, usec_t from);
-
-/* A verdict timer (start_timeout, watchdog) due at `due` expired: unresponsive, unless the TILT
- * guard suspends the verdict, in which case *timer is armed again with handler. */
-void instance_judge_timeout(Instance *i, ExitVerdict verdict, usec_t due, sd_event_source **timer,
-                            usec_t interval, sd_event_time_handler_t handler);
 
 /* ---- instance-process.c ---- */
 
@@ -62,9 +57,20 @@ void instance_process_set_cgroup(Instance *i, char *path);
  * a cgroup. */
 int instance_process_prepare_cgroup(Instance *i);
 
-/* Starts the main process as configured and watches its end. 0 with main_alive set, or -errno
- * with no process left behind (-EAGAIN/-ENOMEM: resources). */
-int instance_process_spawn(Instance *i);
+/* Starts the main process as configured and watches its end: on_end is called when its pidfd
+ * says it ended. 0 with main_alive set, or -errno with no process left behind (-EAGAIN,
+ * -ENOMEM: resources). */
+int instance_process_spawn(Instance *i, sd_event_io_handler_t on_end);
+
+/* Reaps the main process if it has ended: 1 with its status in *ret, 0 while it runs, -errno
+ * when its status cannot be had (-ECHILD: reaped elsewhere). */
+int instance_process_reap(Instance *i, siginfo_t *ret);
+
+/* Watches the cgroup's cgroup.events for on_event while the instance waits for it to empty
+ * (no-op without a cgroup, or when already watching). A watch that cannot be made is logged;
+ * the stop timeout then finds the empty cgroup instead. */
+void instance_process_watch_cgroup(Instance *i, sd_event_inotify_handler_t on_event);
+void instance_process_unwatch_cgroup(Instance *i);
 
 /* Sends sig to the main process (by pidfd), its process group and its cgroup. */
 void instance_process_signal(Instance *i, int sig);

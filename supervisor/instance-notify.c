@@ -1,52 +1,9 @@
 /* The notify protocol's side of the instance state machine: what a worker's READY=1,
- * WATCHDOG=1, WATCHDOG_USEC=, STATUS=, STOPPING=1 and ERRNO= mean for its instance, the
- * watchdog timer, and the timeout verdicts (no READY=1, no ping) that the TILT guard may
- * suspend. Uses the verbs of instance.c; writes no state itself. */
+ * WATCHDOG=1, WATCHDOG_USEC=, STATUS=, STOPPING=1 and ERRNO= mean for its instance. A
+ * dispatcher for one event source, the notify message; it changes state only through the
+ * verbs of instance.c. */
 #include "instance-internal.h"
 #include "parse-util.h"
-
-static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata);
-
-int instance_arm_watchdog(Instance *i, usec_t from) {
-        return instance_arm_timer(i, &i->watchdog_timer, usec_add(from, i->watchdog_usec), ACCURACY_TIMEOUT_USEC,
-                                  on_watchdog_timer);
-}
-
-void instance_judge_timeout(Instance *i, ExitVerdict verdict, usec_t due, sd_event_source **timer,
-                                   usec_t interval, sd_event_time_handler_t handler) {
-        const char *what = verdict == EXIT_VERDICT_WATCHDOG ? "watchdog" : "start timeout";
-        char d[FORMAT_DURATION_MAX];
-        usec_t until;
-        int r;
-
-        if (!i->ctx->verdict_allowed(i->ctx->userdata, due, &until)) {
-                log_instance(i, LOG_NOTICE, "%s verdict suspended by TILT, checking again in %s", what,
-                             format_duration_approx(d, sizeof(d), until - now(CLOCK_MONOTONIC) + interval,
-                                                    USEC_PER_MSEC));
-                r = instance_arm_timer(i, timer, usec_add(until, interval), ACCURACY_TIMEOUT_USEC, handler);
-                if (r < 0)
-                        instance_enter_fatal_resources(i, r, what);
-                return;
-        }
-        log_instance_full(i, LOG_ERR, LOG_MID_UNRESPONSIVE, NULL, NULL, "unresponsive: %s within %s, stopping it",
-                          verdict == EXIT_VERDICT_WATCHDOG ? "no WATCHDOG=1" : "no READY=1",
-                          format_duration_approx(d, sizeof(d), interval, USEC_PER_MSEC));
-        instance_enter_stopping(i, verdict);
-}
-
-static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Instance *i = userdata;
-
-        switch (i->state) {
-        case INSTANCE_RUNNING:
-                instance_judge_timeout(i, EXIT_VERDICT_WATCHDOG, usec, &i->watchdog_timer, i->watchdog_usec,
-                                       on_watchdog_timer);
-                break;
-        default:
-                assert_not_reached();
-        }
-        return 0;
-}
 
 void instance_on_notify(Instance *i, const NotifyMessage *msg) {
         char d[FORMAT_DURATION_MAX];

@@ -11,7 +11,6 @@
 #include "instance-internal.h"
 #include "spawn.h"
 
-static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static int on_errfd(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
 static void set_main(Instance *i, pid_t pid, int pidfd) {
@@ -144,17 +143,17 @@ int instance_process_prepare_cgroup(Instance *i) {
         return 0;
 }
 
-/* Watches the new process's end (its pidfd) and the spawn error pipe. Without the pidfd watch
- * nothing would ever report the process's end, so it is killed and reaped at once and the
- * start counts as failed for lack of resources (retried later, as a failed fork is). */
-static int watch_process(Instance *i) {
+/* Watches the new process's end (its pidfd, for on_end) and the spawn error pipe. Without the
+ * pidfd watch nothing would ever report the process's end, so it is killed and reaped at once
+ * and the start counts as failed for lack of resources (retried later, as a failed fork is). */
+static int watch_process(Instance *i, sd_event_io_handler_t on_end) {
         siginfo_t si;
         int r;
 
         /* Edge-triggered: a level-triggered source stays on epoll's ready list until it is
          * dispatched, and each loop turn (one dispatch) would poll all of them again, so a mass
          * failure of N instances cost O(N^2) polls. A pidfd becomes readable once. */
-        r = sd_event_add_io(i->ctx->event, &i->pidfd_source, i->pidfd, EPOLLIN | EPOLLET, on_pidfd, i);
+        r = sd_event_add_io(i->ctx->event, &i->pidfd_source, i->pidfd, EPOLLIN | EPOLLET, on_end, i);
         if (r < 0) {
                 log_instance(i, LOG_ERR, "cannot watch pid %d: %s; killing it", (int) i->pid, strerror(-r));
                 (void) pidfd_send_signal(i->pidfd, SIGKILL, NULL, 0);
@@ -171,7 +170,7 @@ static int watch_process(Instance *i) {
         return 0;
 }
 
-int instance_process_spawn(Instance *i) {
+int instance_process_spawn(Instance *i, sd_event_io_handler_t on_end) {
         const WorkerConfig *c = i->config;
         _cleanup_close_ int out = -EBADF, err = -EBADF;
         char wd[64];
@@ -203,17 +202,29 @@ int instance_process_spawn(Instance *i) {
         if (r < 0)
                 return r;
         set_main(i, pid, pidfd);
-        r = watch_process(i);
+        r = watch_process(i, on_end);
         if (r < 0)
                 i->errfd = safe_close(i->errfd);
         return r;
 }
 
-/* The process's status could not be had: the instance goes on as if it had been killed. */
-static void reap_failed(Instance *i, int error) {
-        log_instance(i, LOG_ERR, "cannot reap pid %d: %s; its exit status is lost", (int) i->pid,
-                     error == ECHILD ? "reaped elsewhere" : strerror(error));
-        instance_on_exit(i, &(const siginfo_t) { .si_code = CLD_KILLED, .si_status = SIGKILL });
+void instance_process_unwatch_cgroup(Instance *i) {
+        i->cgroup_watch = sd_event_source_disable_unref(i->cgroup_watch);
+}
+
+void instance_process_watch_cgroup(Instance *i, sd_event_inotify_handler_t on_event) {
+        _cleanup_free_ char *events = NULL;
+        int r;
+
+        if (!i->cgroup_path || i->cgroup_watch)
+                return;
+        if (asprintf(&events, "%s/cgroup.events", i->cgroup_path) < 0)
+                r = -ENOMEM;
+        else
+                r = sd_event_add_inotify(i->ctx->event, &i->cgroup_watch, events, IN_MODIFY, on_event, i);
+        if (r < 0)
+                log_warning_errno(r, "%s: cannot watch %s/cgroup.events: %m; checking at each stop timeout instead",
+                                  i->name, i->cgroup_path);
 }
 
 /* waitid() on the pidfd, never giving up on EINTR: the pidfd's source is edge-triggered and
@@ -228,44 +239,21 @@ static int wait_pidfd(Instance *i, siginfo_t *si, int flags) {
         }
 }
 
-void instance_reap(Instance *i) {
-        siginfo_t si;
+int instance_process_reap(Instance *i, siginfo_t *ret) {
         int r;
 
-        if (!i->main_alive)
-                return;
         /* Without a cgroup the unreaped leader still pins its process group id, so the group
          * cannot be a stranger's: end what the worker left in it, then reap. */
         if (!i->cgroup_path) {
-                r = wait_pidfd(i, &si, WNOWAIT);
-                if (r < 0)
-                        return reap_failed(i, -r);
-                if (si.si_pid == 0)
-                        return;
+                r = wait_pidfd(i, ret, WNOWAIT);
+                if (r < 0 || ret->si_pid == 0)
+                        return r;
                 (void) kill(-i->pid, SIGKILL);
         }
-        r = wait_pidfd(i, &si, 0);
+        r = wait_pidfd(i, ret, 0);
         if (r < 0)
-                return reap_failed(i, -r);
-        if (si.si_pid == 0)
-                return;    /* still running: a spurious wakeup */
-        instance_on_exit(i, &si);
-}
-
-static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Instance *i = userdata;
-
-        switch (i->state) {
-        case INSTANCE_STARTING:
-        case INSTANCE_RUNNING:
-        case INSTANCE_STOPPING:
-                instance_reap(i);
-                break;
-        default:
-                /* main_alive only in the states above: the source is gone with the process. */
-                assert_not_reached();
-        }
-        return 0;
+                return r;
+        return ret->si_pid != 0;
 }
 
 void instance_process_exit_info(Instance *i, const siginfo_t *si, ExitInfo *ret) {

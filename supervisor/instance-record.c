@@ -84,3 +84,8 @@ void instance_record_stable(Instance *i, const char *note) {
         recorder_resolve(r, &i->failure_key, RESOLUTION_AUTO, note);
         recorder_resolve(r, &i->resource_key, RESOLUTION_AUTO, note);
 }
+
+void instance_restore_state(Instance *i, const StoreInstanceState *st) {
+        i->restarts = st->backoff_level;
+        i->deaths = st->deaths;
+}

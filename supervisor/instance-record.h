@@ -1,6 +1,7 @@
 /* An instance's story in the incident store and its saved crash-loop state: each failed end
  * as an event of its incident, each restart as a healing action with its outcome, the
- * resolution once it ran stably, and its backoff level saved whenever it changes. Every
+ * resolution once it ran stably, and its backoff level saved whenever it changes and taken
+ * back at start (instance_restore_state(), declared in instance.h). Every
  * function is one call into the recorder with the instance's incident keys; with no recorder
  * (ctx->recorder NULL) they record nothing. Non-logging: the instance logs the events. */
 #pragma once

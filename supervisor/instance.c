@@ -115,6 +115,8 @@ bool instance_has_processes(const Instance *i) {
 
 static int on_state_timer(sd_event_source *s, uint64_t usec, void *userdata);
 static int on_stable_timer(sd_event_source *s, uint64_t usec, void *userdata);
+static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata);
+static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static int on_trial_timer(sd_event_source *s, uint64_t usec, void *userdata);
 static int on_cgroup_event(sd_event_source *s, const struct inotify_event *ev, void *userdata);
 
@@ -137,25 +139,10 @@ static void disarm(sd_event_source *s) {
                 (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
 }
 
-static void unwatch_cgroup(Instance *i) {
-        i->cgroup_watch = sd_event_source_disable_unref(i->cgroup_watch);
-}
-
-/* Without the watch, the stop timer still finds an emptied cgroup (see on_state_timer()),
- * only later: so a failure is logged and the wait goes on. */
+/* Without the watch, the stop timer still finds an emptied cgroup (see
+ * instance_stop_timeout()), only later. */
 static void watch_cgroup(Instance *i) {
-        _cleanup_free_ char *events = NULL;
-        int r;
-
-        if (!i->cgroup_path || i->cgroup_watch)
-                return;
-        if (asprintf(&events, "%s/cgroup.events", i->cgroup_path) < 0)
-                r = -ENOMEM;
-        else
-                r = sd_event_add_inotify(i->ctx->event, &i->cgroup_watch, events, IN_MODIFY, on_cgroup_event, i);
-        if (r < 0)
-                log_warning_errno(r, "%s: cannot watch %s/cgroup.events: %m; checking at each stop timeout instead",
-                                  i->name, i->cgroup_path);
+        instance_process_watch_cgroup(i, on_cgroup_event);
 }
 
 /* ---------------------------------------------------------------------------------------- *
@@ -191,7 +178,7 @@ static void instance_set_state(Instance *i, InstanceState state, const char *rea
                 disarm(i->watchdog_timer);
         }
         if (!IN_SET(state, INSTANCE_STOPPING, INSTANCE_EXITED)) {
-                unwatch_cgroup(i);
+                instance_process_unwatch_cgroup(i);
                 i->kill_rounds = 0;
         }
 
@@ -296,6 +283,35 @@ void instance_enter_stopping(Instance *i, ExitVerdict verdict) {
         }
 }
 
+int instance_arm_watchdog(Instance *i, usec_t from) {
+        return instance_arm_timer(i, &i->watchdog_timer, usec_add(from, i->watchdog_usec), ACCURACY_TIMEOUT_USEC,
+                                  on_watchdog_timer);
+}
+
+/* A verdict timer (start_timeout, watchdog) due at `due` expired: unresponsive, unless the TILT
+ * guard distrusts the observation; then the timer gets a full interval again after it. */
+static void instance_judge_timeout(Instance *i, ExitVerdict verdict, usec_t due, sd_event_source **timer,
+                                   usec_t interval, sd_event_time_handler_t handler) {
+        const char *what = verdict == EXIT_VERDICT_WATCHDOG ? "watchdog" : "start timeout";
+        char d[FORMAT_DURATION_MAX];
+        usec_t until;
+        int r;
+
+        if (!i->ctx->verdict_allowed(i->ctx->userdata, due, &until)) {
+                log_instance(i, LOG_NOTICE, "%s verdict suspended by TILT, checking again in %s", what,
+                             format_duration_approx(d, sizeof(d), until - now(CLOCK_MONOTONIC) + interval,
+                                                    USEC_PER_MSEC));
+                r = instance_arm_timer(i, timer, usec_add(until, interval), ACCURACY_TIMEOUT_USEC, handler);
+                if (r < 0)
+                        instance_enter_fatal_resources(i, r, what);
+                return;
+        }
+        log_instance_full(i, LOG_ERR, LOG_MID_UNRESPONSIVE, NULL, NULL, "unresponsive: %s within %s, stopping it",
+                          verdict == EXIT_VERDICT_WATCHDOG ? "no WATCHDOG=1" : "no READY=1",
+                          format_duration_approx(d, sizeof(d), interval, USEC_PER_MSEC));
+        instance_enter_stopping(i, verdict);
+}
+
 static void instance_enter_backoff(Instance *i, usec_t delay, const char *reason) {
         int r;
 
@@ -381,7 +397,7 @@ static void instance_enter_starting(Instance *i) {
         i->verdict = EXIT_VERDICT_NONE;
         i->worker_errno = 0;
         i->status_text[0] = 0;
-        r = instance_process_spawn(i);
+        r = instance_process_spawn(i, on_pidfd);
         if (r < 0) {
                 instance_handle_end(i, &(const ExitInfo) {
                         .cause = EXIT_CAUSE_SPAWN_FAILED,
@@ -440,11 +456,6 @@ static void instance_handle_end(Instance *i, const ExitInfo *info) {
         }
 }
 
-void instance_restore_state(Instance *i, const StoreInstanceState *st) {
-        i->restarts = st->backoff_level;
-        i->deaths = st->deaths;
-}
-
 /* Classifies i->last_exit, logs and records it and, once the cgroup is empty, concludes. */
 static void instance_judge_end(Instance *i) {
         const WorkerConfig *c = i->config;
@@ -500,7 +511,7 @@ static void instance_conclude(Instance *i) {
         };
         const char *reason = NULL;
 
-        unwatch_cgroup(i);
+        instance_process_unwatch_cgroup(i);
         i->breaker_trial = false;
         if (restart_policy_breaker_failure(&in))
                 crash_loop_record_failure(i->crash_loop, (int) i->index, i->name, now(CLOCK_MONOTONIC));
@@ -554,8 +565,42 @@ void instance_on_exit(Instance *i, const siginfo_t *si) {
         instance_handle_end(i, &info);
 }
 
+void instance_reap(Instance *i) {
+        siginfo_t si;
+        int r;
+
+        if (!i->main_alive)
+                return;
+        r = instance_process_reap(i, &si);
+        if (r == 0)
+                return;    /* still running: a spurious wakeup */
+        if (r < 0) {
+                /* The status is lost, not the instance: it goes on as if it had been killed. */
+                log_instance(i, LOG_ERR, "cannot reap pid %d: %s; its exit status is lost", (int) i->pid,
+                             r == -ECHILD ? "reaped elsewhere" : strerror(-r));
+                si = (siginfo_t) { .si_code = CLD_KILLED, .si_status = SIGKILL };
+        }
+        instance_on_exit(i, &si);
+}
+
 /* ---------------------------------------------------------------------------------------- *
  * Event dispatchers                                                                         */
+
+static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Instance *i = userdata;
+
+        switch (i->state) {
+        case INSTANCE_STARTING:
+        case INSTANCE_RUNNING:
+        case INSTANCE_STOPPING:
+                instance_reap(i);
+                break;
+        default:
+                /* main_alive only in the states above: the source is gone with the process. */
+                assert_not_reached();
+        }
+        return 0;
+}
 
 /* The stop timeout: SIGKILL everything, then keep waiting (and saying so) for the kernel to
  * take it away. A cgroup found empty here ends the wait even if its watch was never armed. */
@@ -665,6 +710,20 @@ static int on_cgroup_event(sd_event_source *s, const struct inotify_event *ev, v
         default:
                 /* A late event for a watch that is being torn down. */
                 break;
+        }
+        return 0;
+}
+
+static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Instance *i = userdata;
+
+        switch (i->state) {
+        case INSTANCE_RUNNING:
+                instance_judge_timeout(i, EXIT_VERDICT_WATCHDOG, usec, &i->watchdog_timer, i->watchdog_usec,
+                                       on_watchdog_timer);
+                break;
+        default:
+                assert_not_reached();
         }
         return 0;
 }

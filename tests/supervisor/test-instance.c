@@ -33,7 +33,7 @@
 
 static unsigned n_spawns;
 static int spawn_fail;              /* -errno for the next spawns, 0: succeed */
-static uint64_t random_value = 12345;
+static uint64_t random_value = 9000000;
 static bool add_time_fails;
 
 int __real_sd_event_add_time(sd_event *e, sd_event_source **s, clockid_t clock, uint64_t usec, uint64_t accuracy,
@@ -121,8 +121,8 @@ static Fake *fake_new(const char *worker_settings) {
         fprintf(file,
                 "workers = ( { name = \"w\"; command = [ \"/bin/true\" ]; cgroups = \"off\";\n"
                 "  stdout = \"null\"; stderr = \"null\"; start_secs = \"0\"; restart = \"always\";\n"
-                "  stop_timeout = \"2s\";\n"
-                "  backoff = { initial = \"100ms\"; max = \"1s\"; factor = 2.0; reset_after = \"1h\";\n"
+                "  stop_timeout = \"20s\";\n"
+                "  backoff = { initial = \"10s\"; max = \"1m\"; factor = 2.0; reset_after = \"1h\";\n"
                 "    immediate_first = false; };\n"
                 "  breaker = { failures = 3; window = \"1m\"; open_for = \"10s\"; trial_ok = \"5s\"; };\n"
                 "  %s } );\n",
@@ -151,7 +151,7 @@ static Fake *fake_new(const char *worker_settings) {
         n_spawns = 0;
         spawn_fail = 0;
         add_time_fails = false;
-        random_value = 12345;
+        random_value = 9000000;
         return f;
 }
 
@@ -189,12 +189,14 @@ static void fire(Fake *f, sd_event_source *s) {
         drain(f);
 }
 
-/* How far ahead the instance's state timer is armed. */
-static usec_t timer_delay(const Fake *f) {
+/* Asserts that the instance's state timer is armed `delay` after some moment between
+ * `before` and now (the moment the instance armed it), however slowly the test runs. */
+static void assert_timer_in(const Fake *f, usec_t before, usec_t delay) {
         uint64_t when;
 
         assert_int_equal(sd_event_source_get_time(f->i->timer, &when), 0);
-        return usec_sub_unsigned(when, now(CLOCK_MONOTONIC));
+        assert_true(when >= before + delay);
+        assert_true(when <= now(CLOCK_MONOTONIC) + delay);
 }
 
 static void end(Fake *f, int code, int status) {
@@ -234,14 +236,16 @@ static void test_crash_loop_opens_the_breaker_and_a_trial_closes_it(void **state
         assert_int_equal(n_spawns, 1);
         assert_ptr_equal(hashmap_get(f->ctx.by_pid, INT_TO_PTR(f->i->pid)), f->i);
 
-        /* Two crashes: each waits its jittered backoff (the draw 12345 us, within the caps of
-         * 100 ms and 200 ms), then starts again. */
+        /* Two crashes: each waits its jittered backoff (the draw of 9 s, within the caps of 10 s
+         * and 20 s: far enough ahead that no timer comes due while the test runs, even under
+         * valgrind), then starts again. */
         for (unsigned k = 1; k <= 2; k++) {
+                usec_t before = now(CLOCK_MONOTONIC);
+
                 crash(f);
                 assert_int_equal(f->i->state, INSTANCE_BACKOFF);
                 assert_int_equal(f->i->restarts, k);
-                assert_true(timer_delay(f) <= 12345);
-                assert_true(timer_delay(f) > 12345 - 5000);
+                assert_timer_in(f, before, 9 * USEC_PER_SEC);
                 assert_int_equal(n_spawns, k);
                 fire(f, f->i->timer);
                 assert_int_equal(f->i->state, INSTANCE_RUNNING);
@@ -333,13 +337,14 @@ static void test_failed_trial_reopens_the_breaker(void **state) {
 static void test_stop_and_stop_timeout(void **state) {
         Fake *f = fake_new("");
         unsigned changes;
+        usec_t before;
 
         instance_start(f->i);
+        before = now(CLOCK_MONOTONIC);
         instance_stop(f->i);
         assert_int_equal(f->i->state, INSTANCE_STOPPING);
         assert_false(f->i->want_up);
-        assert_true(timer_delay(f) <= 2 * USEC_PER_SEC);
-        assert_true(timer_delay(f) > USEC_PER_SEC);
+        assert_timer_in(f, before, 20 * USEC_PER_SEC);
 
         /* The stop timeout: SIGKILL, and the wait goes on. */
         changes = f->n_changes;
@@ -357,16 +362,19 @@ static void test_stop_and_stop_timeout(void **state) {
 }
 
 static void test_missing_ready_is_unresponsive_unless_tilt(void **state) {
-        Fake *f = fake_new("notify = true; start_timeout = \"3s\";");
+        Fake *f = fake_new("notify = true; start_timeout = \"30s\";");
+        usec_t before;
 
         instance_start(f->i);
         assert_int_equal(f->i->state, INSTANCE_STARTING);
 
-        /* While the TILT guard distrusts the clock, the verdict waits a full interval more. */
+        /* While the TILT guard distrusts the clock (for 10 s here), the verdict waits for the end
+         * of that and a full interval more. */
         f->tilt = true;
+        before = now(CLOCK_MONOTONIC);
         fire(f, f->i->timer);
         assert_int_equal(f->i->state, INSTANCE_STARTING);
-        assert_true(timer_delay(f) > 10 * USEC_PER_SEC);
+        assert_timer_in(f, before, 10 * USEC_PER_SEC + 30 * USEC_PER_SEC);
 
         f->tilt = false;
         fire(f, f->i->timer);
@@ -419,15 +427,17 @@ static void test_timer_that_cannot_be_armed_ends_fatal_with_a_reason(void **stat
 }
 
 static void test_spawn_failure_for_lack_of_resources_waits_and_retries(void **state) {
-        Fake *f = fake_new("resource_retry = \"2s\";");
+        Fake *f = fake_new("resource_retry = \"20s\";");
+
+        usec_t before = now(CLOCK_MONOTONIC);
 
         spawn_fail = -EAGAIN;
         instance_start(f->i);
         assert_int_equal(f->i->state, INSTANCE_BACKOFF);
         assert_int_equal(f->i->last_class, EXIT_CLASS_RESOURCE);
         assert_int_equal(f->i->restarts, 0);
-        /* resource_retry scaled by [0.5, 1.5): 1 s and a bit for the draw 12345. */
-        assert_true(timer_delay(f) <= USEC_PER_SEC + 1000);
+        /* resource_retry scaled by [0.5, 1.5): 10 s for a draw as small as 9e6 / 2^64. */
+        assert_timer_in(f, before, 10 * USEC_PER_SEC);
         assert_int_equal(crash_loop_state(f->crash_loop), BREAKER_CLOSED);
 
         spawn_fail = 0;
