@@ -331,14 +331,9 @@ static int adopt_open_rows(Store *s) {
                 if (!inc) {
                         StoreEvent e = { .kind = kind, .worker = worker, .instance = instance, .category = cat };
 
-                        inc = store_incident_new(&e, cause, (usec_t) sqlite3_column_int64(st, 9));
-                        if (!inc)
-                                return -ENOMEM;
-                        r = store_table_add(s, inc);
-                        if (r < 0) {
-                                store_incident_free(inc);
+                        r = store_table_add_new(s, &e, cause, (usec_t) sqlite3_column_int64(st, 9), &inc);
+                        if (r < 0)
                                 return r;
-                        }
                         inc->state = state;
                         inc->last_seen = (usec_t) sqlite3_column_int64(st, 10);
                         if (store_replace_string(&inc->message, (const char *) sqlite3_column_text(st, 7)) < 0 ||

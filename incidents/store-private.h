@@ -134,7 +134,8 @@ extern const char *const store_statements[_ST_MAX];
 size_t store_key_hash(const char *worker, int instance, IncidentCause cause);
 Incident *store_table_find(const Store *s, const char *worker, int instance, IncidentCause cause);
 int store_table_add(Store *s, Incident *inc);
-Incident *store_incident_new(const StoreEvent *e, IncidentCause cause, usec_t at);
+/* A new open incident of e's key, in the table; -ENOMEM (nothing added). */
+int store_table_add_new(Store *s, const StoreEvent *e, IncidentCause cause, usec_t at, Incident **ret);
 Incident *store_incident_free(Incident *inc);
 void store_incident_release(Incident *inc);
 void store_queued_event_done(QueuedEvent *e);

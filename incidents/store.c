@@ -162,7 +162,7 @@ Incident *store_incident_free(Incident *inc) {
         return mfree(inc);
 }
 
-Incident *store_incident_new(const StoreEvent *e, IncidentCause cause, usec_t at) {
+static Incident *incident_new(const StoreEvent *e, IncidentCause cause, usec_t at) {
         Incident *inc = calloc(1, sizeof(Incident));
 
         if (!inc)
@@ -181,6 +181,21 @@ Incident *store_incident_new(const StoreEvent *e, IncidentCause cause, usec_t at
         if (e->worker && !(inc->worker = strdup(e->worker)))
                 return store_incident_free(inc);
         return inc;
+}
+
+int store_table_add_new(Store *s, const StoreEvent *e, IncidentCause cause, usec_t at, Incident **ret) {
+        Incident *inc = incident_new(e, cause, at);
+        int r;
+
+        if (!inc)
+                return -ENOMEM;
+        r = store_table_add(s, inc);
+        if (r < 0) {
+                store_incident_free(inc);
+                return r;
+        }
+        *ret = inc;
+        return 0;
 }
 
 /* Frees an incident nothing refers to any more: resolved, written, no queued events. */
@@ -407,14 +422,9 @@ int store_record(Store *s, const StoreEvent *e, Severity *ret_severity) {
 
         inc = store_table_find(s, e->worker, e->instance, cause);
         if (!inc) {
-                inc = store_incident_new(e, cause, at);
-                if (!inc)
-                        return -ENOMEM;
-                r = store_table_add(s, inc);
-                if (r < 0) {
-                        store_incident_free(inc);
+                r = store_table_add_new(s, e, cause, at, &inc);
+                if (r < 0)
                         return r;
-                }
         }
 
         if (s->n_queued >= s->queue_max)

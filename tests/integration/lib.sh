@@ -329,6 +329,8 @@ stop_vigild() {
 declare -A HELPERS_RUNNING=()
 stop_helper() {
         local pid=$1 status=0
+        # A helper a scenario froze (SIGSTOP) would keep SIGTERM pending forever.
+        kill -CONT "$pid" 2> /dev/null
         kill -TERM "$pid" 2> /dev/null
         wait "$pid" 2> /dev/null || status=$?
         unset "HELPERS_RUNNING[$pid]"
@@ -355,6 +357,26 @@ exec sleep 3600' sh "$@" &
 }
 in_ns() {
         nsenter "--mount=/proc/$NS_PID/ns/mnt" -- "$@"
+}
+
+# start_notify_listener SOCKET OUT [QLEN]: starts "vt-notify listen SOCKET OUT", a stand-in for
+# systemd's notify socket that records what arrives, as a helper; sets LISTENER_PID. With QLEN,
+# in a network namespace of its own whose net.unix.max_dgram_qlen is QLEN whatever the host's
+# (a socket bound to a path is reachable from any namespace).
+start_notify_listener() {
+        local sock=$1 out=$2 qlen=${3:-}
+        VT_NOTIFY=${VT_NOTIFY:-$(dirname "$VT_WORKER")/vt-notify}
+        [[ -x $VT_NOTIFY ]] || { echo "no vt-notify at $VT_NOTIFY" >&2; exit 99; }
+        if [[ -n $qlen ]]; then
+                unshare --net sh -c 'echo "$0" > /proc/sys/net/unix/max_dgram_qlen && exec "$1" listen "$2" "$3"' \
+                        "$qlen" "$VT_NOTIFY" "$sock" "$out" &
+        else
+                "$VT_NOTIFY" listen "$sock" "$out" &
+        fi
+        LISTENER_PID=$!
+        HELPERS_RUNNING[$LISTENER_PID]="notify listener"
+        wait_until "[[ -e $out.ready ]] || ! pid_alive $LISTENER_PID"
+        pid_alive "$LISTENER_PID" || fail "vt-notify listen did not start"
 }
 
 _cleanup() {

@@ -8,29 +8,9 @@
 . "$(dirname "$0")/lib.sh"
 
 need_hooks
-VT_NOTIFY=${VT_NOTIFY:-$(dirname "$VT_WORKER")/vt-notify}
-[[ -x $VT_NOTIFY ]] || { echo "no vt-notify at $VT_NOTIFY" >&2; exit 99; }
 
 OUT=$T/systemd.out
-LISTENER_PID=
-# The listener is the script's child: stop it before lib.sh's cleanup, keeping the exit status
-# that _cleanup reads from $?.
-_cleanup_listener() {
-        local rc=$?
-        set +e
-        if [[ -n $LISTENER_PID ]]; then
-                kill -TERM "$LISTENER_PID"
-                wait "$LISTENER_PID"
-        fi
-        (exit "$rc")
-        _cleanup
-}
-trap _cleanup_listener EXIT
-
-"$VT_NOTIFY" listen "$T/systemd.sock" "$OUT" &
-LISTENER_PID=$!
-wait_until '[[ -e $OUT.ready ]] || ! pid_alive $LISTENER_PID'
-pid_alive "$LISTENER_PID" || fail "vt-notify listen did not start"
+start_notify_listener "$T/systemd.sock" "$OUT"
 
 # Prints the payloads of the listener's STATUS= lines, in order.
 statuses() {
@@ -84,9 +64,7 @@ wait_for_log 'test hook: loop released' 10
 n=$(pings)
 wait_until "(( \$(pings) >= $n + 4 ))" 15
 stop_vigild
-kill -TERM "$LISTENER_PID"
-wait "$LISTENER_PID" || fail "vt-notify listen exited with status $?"
-LISTENER_PID=
+stop_helper "$LISTENER_PID" || fail "vt-notify listen exited with status $?"
 grep -q ' STOPPING=1$' "$OUT" || fail "no STOPPING=1 when vigild stopped"
 
 # Every gap but the stall's is at most 750 ms + 200 ms; the stall's is at least 2.4 s and

@@ -8,34 +8,10 @@
 # STATUS= (a text that is no longer true is never sent late). READY=1 comes exactly once.
 . "$(dirname "$0")/lib.sh"
 
-VT_NOTIFY=${VT_NOTIFY:-$(dirname "$VT_WORKER")/vt-notify}
-[[ -x $VT_NOTIFY ]] || { echo "no vt-notify at $VT_NOTIFY" >&2; exit 99; }
-
 OUT=$T/systemd.out
-LISTENER_PID=
-# The listener is the script's child and may be stopped: continue it before ending it, and
-# before lib.sh's cleanup, keeping the exit status that _cleanup reads from $?.
-_cleanup_listener() {
-        local rc=$?
-        set +e
-        if [[ -n $LISTENER_PID ]]; then
-                kill -CONT "$LISTENER_PID"
-                kill -TERM "$LISTENER_PID"
-                wait "$LISTENER_PID"
-        fi
-        (exit "$rc")
-        _cleanup
-}
-trap _cleanup_listener EXIT
-
-# In a network namespace of its own, whose datagram queue length is the kernel's default of 10
-# whatever the host's sysctl says (systemd raises it to 512), so that it fills in seconds. A
-# socket bound to a path is reachable from any namespace.
-unshare --net sh -c 'echo 10 > /proc/sys/net/unix/max_dgram_qlen && exec "$0" listen "$1" "$2"' \
-        "$VT_NOTIFY" "$T/systemd.sock" "$OUT" &
-LISTENER_PID=$!
-wait_until '[[ -e $OUT.ready ]] || ! pid_alive $LISTENER_PID'
-pid_alive "$LISTENER_PID" || fail "vt-notify listen did not start"
+# Its queue length is the kernel's default of 10 whatever the host's sysctl says (systemd raises
+# it to 512), so that it fills in seconds.
+start_notify_listener "$T/systemd.sock" "$OUT" 10
 
 write_config "$T/vigil.conf" <<EOF
 workers = (

@@ -218,6 +218,19 @@ static void crash(Fake *f) {
         end(f, CLD_KILLED, SIGSEGV);
 }
 
+/* Starts the instance and crashes it three times, each restart after its backoff: the third
+ * failure within the window opens the breaker. */
+static void crash_loop(Fake *f) {
+        instance_start(f->i);
+        for (unsigned k = 0; k < 2; k++) {
+                crash(f);
+                fire(f, f->i->timer);
+        }
+        crash(f);
+        assert_int_equal(crash_loop_state(f->crash_loop), BREAKER_OPEN);
+        assert_int_equal(n_spawns, 3);
+}
+
 /* open_for passes: the breaker's opening is moved back by it (a clock of the test's own). */
 static void half_open(Fake *f) {
         CrashLoop *l = f->crash_loop;
@@ -281,12 +294,7 @@ static void test_crash_loop_opens_the_breaker_and_a_trial_closes_it(void **state
 static void test_breaker_open_holds_the_instance_until_half_open(void **state) {
         Fake *f = fake_new("");
 
-        instance_start(f->i);
-        for (unsigned k = 0; k < 2; k++) {
-                crash(f);
-                fire(f, f->i->timer);
-        }
-        crash(f);
+        crash_loop(f);
         assert_int_equal(crash_loop_state(f->crash_loop), BREAKER_OPEN);
         assert_int_equal(f->i->state, INSTANCE_FATAL);
         assert_int_equal(f->i->fatal_reason, FATAL_BREAKER);
@@ -305,12 +313,7 @@ static void test_breaker_open_holds_the_instance_until_half_open(void **state) {
 static void test_failed_trial_reopens_the_breaker(void **state) {
         Fake *f = fake_new("");
 
-        instance_start(f->i);
-        for (unsigned k = 0; k < 2; k++) {
-                crash(f);
-                fire(f, f->i->timer);
-        }
-        crash(f);
+        crash_loop(f);
         half_open(f);
         assert_true(f->i->breaker_trial);
         assert_int_equal(n_spawns, 4);
