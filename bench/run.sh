@@ -8,6 +8,8 @@
 #
 # Run as root:  bench/run.sh
 # Environment:  VIGILD=/path/to/vigild  use this binary instead of building the tree
+#               VIGILD_BASE=/path/to/vigild  a baseline vigild (an earlier build) for the
+#                                       supervisor "vigild_base", measured in the same run
 #               BENCH_IDLE_SECS (60)    idle window for the CPU figure
 #               BENCH_NS ("1 100 1000 3000")
 #               BENCH_SUPERVISORS ("floor floor_vfork vigild runit daemontools s6 supervisord")
@@ -131,11 +133,21 @@ prepare_vigild_nocg() {
         vigild_config off
 }
 
+# Not in the default set: the same workload under a baseline vigild (VIGILD_BASE, an earlier
+# build), so that a change can be compared with what it changed in one run
+# (BENCH_SUPERVISORS="floor vigild vigild_base").
+prepare_vigild_base() {
+        [[ -n ${VIGILD_BASE:-} && -x $VIGILD_BASE ]] || die "vigild_base needs VIGILD_BASE=/path/to/vigild"
+        vigild_config auto "$VIGILD_BASE"
+}
+
+# vigild_config CGROUPS [BINARY]
 vigild_config() {
+        local vigild=${2:-$VIGILD}
         mkdir -m 0755 "$RUN/runtime" "$RUN/state"
         write_vigild_config "$RUN/vigil.conf" "$BIN/stamp-worker" "$STAMPS" "$N" "$1"
-        "$VIGILD" --check "$RUN/vigil.conf" >/dev/null || die "vigild refuses $RUN/vigil.conf"
-        CMD=("$VIGILD" -d -c "$RUN/vigil.conf" --runtime-dir "$RUN/runtime" --state-dir "$RUN/state")
+        "$vigild" --check "$RUN/vigil.conf" >/dev/null || die "vigild refuses $RUN/vigil.conf"
+        CMD=("$vigild" -d -c "$RUN/vigil.conf" --runtime-dir "$RUN/runtime" --state-dir "$RUN/state")
 }
 
 # runit, daemontools and s6 exec ./run: it is the worker itself (a symlink), which names its
@@ -468,6 +480,7 @@ versions() {
                 floor_vfork) v="floor_vfork (bench/floor.c -v)" ;;
                 vigild) v="$("$VIGILD" --version 2>/dev/null | head -n1)" ;;
                 vigild_nocg) v="vigild_nocg (same, cgroups = off)" ;;
+                vigild_base) v="vigild_base: $("$VIGILD_BASE" --version 2>/dev/null | head -n1) ($VIGILD_BASE)" ;;
                 runit) v="runit $(dpkg-query -W -f='${Version}' runit 2>/dev/null || echo '?')" ;;
                 daemontools) v="daemontools $(dpkg-query -W -f='${Version}' daemontools 2>/dev/null || echo '?')" ;;
                 s6) v="s6 $(dpkg-query -W -f='${Version}' s6 2>/dev/null || echo '?')" ;;
