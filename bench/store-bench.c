@@ -114,7 +114,7 @@ static int cmd_fill(const char *path, uint64_t events, unsigned keys) {
                 record(s, key, at, "{\"class\":\"crash\",\"pid\":12345,\"signal\":\"KILL\"}");
                 if (++count[key] % 50 == 0) {
                         (void) snprintf(worker, sizeof worker, "w%u", key / 200);
-                        if (store_resolve(s, worker, (int) (key % 200), CAUSE_FAILURE, RESOLUTION_AUTO, at + 500,
+                        if (store_resolve(s, &INCIDENT_KEY(worker, (int) (key % 200), CAUSE_FAILURE), RESOLUTION_AUTO, at + 500,
                                           "vigild", "ran stably") > 0)
                                 resolved++;
                 }

@@ -57,6 +57,8 @@ static const char *const incident_cause_table[_CAUSE_MAX] = {
         [CAUSE_RESOURCE] = "resource",
         [CAUSE_STORE] = "store",
         [CAUSE_STORE_CORRUPT] = "store-corrupt",
+        [CAUSE_PROBE] = "probe",
+        [CAUSE_PROBE_UNKNOWN] = "probe-unknown",
 };
 DEFINE_STRING_TABLE_LOOKUP(incident_cause, IncidentCause);
 
@@ -73,6 +75,10 @@ static const char *const event_kind_table[_EVENT_KIND_MAX] = {
         [EVENT_RESTARTED] = "restarted",
         [EVENT_STORE_OUTAGE] = "store-outage",
         [EVENT_STORE_QUARANTINED] = "store-quarantined",
+        [EVENT_PROBE_WARNING] = "probe-warning",
+        [EVENT_PROBE_CRITICAL] = "probe-critical",
+        [EVENT_PROBE_UNKNOWN] = "probe-unknown",
+        [EVENT_VERDICT_DEFERRED] = "verdict-deferred",
 };
 DEFINE_STRING_TABLE_LOOKUP(event_kind, EventKind);
 
@@ -97,6 +103,11 @@ IncidentCause event_kind_cause(EventKind k) {
                 return CAUSE_STORE;
         case EVENT_STORE_QUARANTINED:
                 return CAUSE_STORE_CORRUPT;
+        case EVENT_PROBE_WARNING:
+        case EVENT_PROBE_CRITICAL:
+                return CAUSE_PROBE;
+        case EVENT_PROBE_UNKNOWN:
+                return CAUSE_PROBE_UNKNOWN;
         default:
                 /* The breaker belongs to the failures that opened it: it escalates their
                  * incident instead of opening one of its own. */
@@ -107,7 +118,10 @@ IncidentCause event_kind_cause(EventKind k) {
 Severity event_kind_severity(EventKind k) {
         switch (k) {
         case EVENT_FAILED_EXIT:
+        case EVENT_PROBE_WARNING:
+        case EVENT_PROBE_UNKNOWN:
                 return SEVERITY_MEDIUM;
+        case EVENT_PROBE_CRITICAL:
         case EVENT_CRASH:
         case EVENT_UNRESPONSIVE:
         case EVENT_STORE_OUTAGE:
@@ -137,7 +151,8 @@ Category event_kind_category(EventKind k) {
 }
 
 bool event_kind_is_occurrence(EventKind k) {
-        return !IN_SET(k, EVENT_BREAKER_OPEN, EVENT_BREAKER_HALF_OPEN, EVENT_BREAKER_CLOSED, EVENT_RESTARTED);
+        return !IN_SET(k, EVENT_BREAKER_OPEN, EVENT_BREAKER_HALF_OPEN, EVENT_BREAKER_CLOSED, EVENT_RESTARTED,
+                       EVENT_VERDICT_DEFERRED);
 }
 
 Severity incident_severity(Severity base, uint64_t occurrences, usec_t open_for) {

@@ -51,6 +51,8 @@ typedef enum IncidentCause {
         CAUSE_RESOURCE,       /* an instance waiting for memory or processes */
         CAUSE_STORE,          /* the incident store could not be written */
         CAUSE_STORE_CORRUPT,  /* the incident store was corrupt and was moved aside */
+        CAUSE_PROBE,          /* a probe fired: WARNING or CRITICAL past its hysteresis */
+        CAUSE_PROBE_UNKNOWN,  /* a probe could not run (its result was UNKNOWN) past fail_after */
         _CAUSE_MAX,
         _CAUSE_INVALID = -EINVAL,
 } IncidentCause;
@@ -58,10 +60,16 @@ typedef enum IncidentCause {
 /* Which incident something belongs to: at most one is open per key. Built once by its owner
  * (an instance has one per cause) and passed by pointer; the strings are borrowed. */
 typedef struct IncidentKey {
-        const char *worker;   /* NULL: vigild itself */
-        int instance;         /* -1: none (the worker as a whole, or vigild) */
+        const char *worker;   /* NULL: vigild itself, or the host (host probes) */
+        int instance;         /* -1: none (the worker as a whole, vigild, the host) */
         IncidentCause cause;
+        const char *probe;    /* the probe's name for CAUSE_PROBE and CAUSE_PROBE_UNKNOWN, else NULL */
 } IncidentKey;
+
+/* A key as a compound literal, for one call: &INCIDENT_KEY("api", 0, CAUSE_FAILURE). */
+#define INCIDENT_KEY(w, i, c) ((const IncidentKey) { .worker = (w), .instance = (i), .cause = (c) })
+#define INCIDENT_PROBE_KEY(w, i, c, p)                                                          \
+        ((const IncidentKey) { .worker = (w), .instance = (i), .cause = (c), .probe = (p) })
 
 typedef enum EventKind {
         EVENT_CRASH,          /* killed by a signal vigild did not send */
@@ -76,6 +84,10 @@ typedef enum EventKind {
         EVENT_RESTARTED,      /* a restart was done (an action on the incident) */
         EVENT_STORE_OUTAGE,
         EVENT_STORE_QUARANTINED,
+        EVENT_PROBE_WARNING,  /* a probe fired at WARNING, or fell back to it from CRITICAL */
+        EVENT_PROBE_CRITICAL, /* a probe fired at CRITICAL, or rose to it */
+        EVENT_PROBE_UNKNOWN,  /* a probe could not run fail_after times in a row */
+        EVENT_VERDICT_DEFERRED, /* a hang verdict was put off: the host was starved or the loop late */
         _EVENT_KIND_MAX,
         _EVENT_KIND_INVALID = -EINVAL,
 } EventKind;
@@ -96,15 +108,16 @@ EventKind event_kind_from_string(const char *s) _pure_;
 /* The journal priority of a severity: CRITICAL crit, HIGH err, MEDIUM warning, LOW notice. */
 int severity_to_priority(Severity s) _const_;
 
-/* The incident an event of this kind belongs to, and the defaults for a new one: failed exit
- * MEDIUM, crash or unresponsive HIGH, permanent exit, exec failure or breaker open CRITICAL,
- * resource wait LOW. */
+/* The incident an event of this kind belongs to, and the defaults for a new one: failed exit,
+ * probe WARNING or probe unknown MEDIUM, crash, unresponsive or probe CRITICAL HIGH, permanent
+ * exit, exec failure or breaker open CRITICAL, resource wait LOW. A deferred verdict belongs to
+ * the failures (a missed WATCHDOG=1) unless the caller records it under a probe's key. */
 IncidentCause event_kind_cause(EventKind k) _const_;
 Severity event_kind_severity(EventKind k) _const_;
 Category event_kind_category(EventKind k) _const_;
 
 /* Kinds that are something going wrong, counted as occurrences of their incident. The others
- * (restarted, the breaker's transitions) are steps in its story; a step can still raise the
+ * (restarted, the breaker's transitions, a deferred verdict) are steps in its story; a step can still raise the
  * incident's severity (the breaker opening makes it CRITICAL). */
 bool event_kind_is_occurrence(EventKind k) _const_;
 

@@ -43,6 +43,8 @@ static int bind_incident(sqlite3_stmt *st, const Incident *inc, usec_t opened_at
                                                        : sqlite3_bind_null(st, 15));
         rc = rc ?: bind_text(st, 16, inc->resolved_by);
         rc = rc ?: bind_text(st, 17, inc->note);
+        if (sqlite3_bind_parameter_count(st) >= 19)
+                rc = rc ?: bind_text(st, 19, inc->probe);
         return rc;
 }
 

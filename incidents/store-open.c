@@ -20,8 +20,8 @@ const char *const store_statements[_ST_MAX] = {
         [ST_INSERT_INCIDENT] =
                 "INSERT INTO incidents (worker, instance, cause, category, severity, error_type, message,"
                 " details, opened_at, last_seen, occurrences, events_dropped, state, resolution,"
-                " resolved_at, resolved_by, resolution_note)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                " resolved_at, resolved_by, resolution_note, probe)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?19)",
         [ST_UPDATE_INCIDENT] =
                 "UPDATE incidents SET category = ?4, severity = ?5, message = ?7, details = ?8,"
                 " last_seen = ?10, occurrences = ?11, events_dropped = ?12, state = ?13, resolution = ?14,"
@@ -300,8 +300,8 @@ static int adopt_open_rows(Store *s) {
                                 "SELECT id, worker, instance, cause, category, severity, error_type, message, details,"
                                 " opened_at, last_seen, occurrences, events_dropped, state,"
                                 " (SELECT coalesce(max(seq), 0) FROM events WHERE incident_id = incidents.id),"
-                                " (SELECT coalesce(max(seq), 0) FROM actions WHERE incident_id = incidents.id)"
-                                " FROM incidents WHERE resolved_at IS NULL ORDER BY id",
+                                " (SELECT coalesce(max(seq), 0) FROM actions WHERE incident_id = incidents.id),"
+                                " probe FROM incidents WHERE resolved_at IS NULL ORDER BY id",
                                 -1, &st, NULL);
         if (rc != SQLITE_OK)
                 return store_fail(s, rc, "adopt");
@@ -310,6 +310,8 @@ static int adopt_open_rows(Store *s) {
                 const char *worker = (const char *) sqlite3_column_text(st, 1);
                 int instance = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 2);
                 IncidentCause cause = incident_cause_from_string((const char *) sqlite3_column_text(st, 3));
+                const char *probe = (const char *) sqlite3_column_text(st, 16);
+                IncidentKey key = { .worker = worker, .instance = instance, .cause = cause, .probe = probe };
                 Counts db = {
                         .occurrences = (uint64_t) sqlite3_column_int64(st, 11),
                         .dropped = (uint64_t) sqlite3_column_int64(st, 12),
@@ -322,16 +324,18 @@ static int adopt_open_rows(Store *s) {
                 EventKind kind = event_kind_from_string((const char *) sqlite3_column_text(st, 6));
                 Incident *inc;
 
-                if (cause < 0 || sev < 0 || sev >= _SEVERITY_MAX || cat < 0 || state < 0 || kind < 0)
+                if (cause < 0 || sev < 0 || sev >= _SEVERITY_MAX || cat < 0 || state < 0 || kind < 0 ||
+                    (IN_SET(cause, CAUSE_PROBE, CAUSE_PROBE_UNKNOWN) != !!probe))
                         continue;   /* written by something else: not ours to continue */
 
-                inc = store_table_find(s, worker, instance, cause);
+                inc = store_table_find(s, &key);
                 if (inc && inc->id != 0)
                         continue;   /* a second open row of one key: the first one wins */
                 if (!inc) {
-                        StoreEvent e = { .kind = kind, .worker = worker, .instance = instance, .category = cat };
+                        StoreEvent e = { .kind = kind, .worker = worker, .instance = instance, .probe = probe,
+                                         .category = cat };
 
-                        r = store_table_add_new(s, &e, cause, (usec_t) sqlite3_column_int64(st, 9), &inc);
+                        r = store_table_add_new(s, &key, &e, (usec_t) sqlite3_column_int64(st, 9), &inc);
                         if (r < 0)
                                 return r;
                         inc->state = state;
@@ -400,14 +404,15 @@ static int adopt_open_incidents(Store *s) {
         return 0;
 }
 
-int store_foreach_open(Store *s, int (*cb)(const char *worker, int instance, IncidentCause cause, void *userdata),
-                       void *userdata) {
+int store_foreach_open(Store *s, int (*cb)(const IncidentKey *k, void *userdata), void *userdata) {
         for (size_t k = 0; k < s->n_buckets; k++)
                 for (Incident *i = s->buckets[k], *next; i; i = next) {
                         int r;
 
                         next = i->hash_next;   /* cb may resolve i, which unlinks it */
-                        r = cb(i->worker, i->instance, i->cause, userdata);
+                        r = cb(&(const IncidentKey) { .worker = i->worker, .instance = i->instance,
+                                                      .cause = i->cause, .probe = i->probe },
+                               userdata);
                         if (r < 0)
                                 return r;
                 }
@@ -517,6 +522,11 @@ int store_open_existing(const char *path, bool writable, Store **ret) {
                 (void) snprintf(s->last_error, sizeof s->last_error, "%s is not an incident store", path);
                 r = -EBADMSG;
         }
+        /* A store of an older schema is read as it is, never migrated by a reader: the columns
+         * it lacks read as NULL through a temporary view that shadows the table (temp names are
+         * found before main's), and writes name main.incidents. */
+        if (r >= 0 && version < 3)
+                r = store_exec(s, "CREATE TEMP VIEW incidents AS SELECT *, NULL AS probe FROM main.incidents");
         if (r < 0) {
                 *ret = TAKE_PTR(s);   /* for store_last_error(); the caller frees */
                 return r;

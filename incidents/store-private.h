@@ -26,6 +26,7 @@ struct Incident {
         char *worker;            /* NULL: vigild itself */
         int instance;
         IncidentCause cause;
+        char *probe;             /* the probe of a probe's incident, else NULL */
         Severity base_severity;  /* highest event severity */
         Severity severity;       /* raised by repetition and duration */
         Category category;
@@ -131,11 +132,11 @@ struct Store {
 extern const char *const store_statements[_ST_MAX];
 
 /* store.c */
-size_t store_key_hash(const char *worker, int instance, IncidentCause cause);
-Incident *store_table_find(const Store *s, const char *worker, int instance, IncidentCause cause);
+size_t store_key_hash(const IncidentKey *k);
+Incident *store_table_find(const Store *s, const IncidentKey *k);
 int store_table_add(Store *s, Incident *inc);
-/* A new open incident of e's key, in the table; -ENOMEM (nothing added). */
-int store_table_add_new(Store *s, const StoreEvent *e, IncidentCause cause, usec_t at, Incident **ret);
+/* A new open incident of key k for its first event e, in the table; -ENOMEM (nothing added). */
+int store_table_add_new(Store *s, const IncidentKey *k, const StoreEvent *e, usec_t at, Incident **ret);
 Incident *store_incident_free(Incident *inc);
 void store_incident_release(Incident *inc);
 void store_queued_event_done(QueuedEvent *e);

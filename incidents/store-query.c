@@ -9,7 +9,7 @@
 #define INCIDENT_COLUMNS                                                                          \
         "id, worker, coalesce(instance, -1), cause, category, severity, error_type, message, details, state," \
         " resolution, resolved_by, resolution_note, opened_at, last_seen, coalesce(resolved_at, 0),"  \
-        " occurrences, events_dropped"
+        " occurrences, events_dropped, probe"
 
 /* ?1 open (-1, 0, 1), ?2 worker, ?3 minimum severity (-1: any), ?4 category, ?5 since, ?6 until,
  * ?7 limit (-1: none). */
@@ -23,7 +23,7 @@
 #define ISO_TIME(col) "strftime('%Y-%m-%dT%H:%M:%fZ', " col " / 1000000.0, 'unixepoch')"
 
 #define INCIDENT_JSON_OBJECT                                                                      \
-        "json_object('id', id, 'worker', worker, 'instance', instance, 'cause', cause,"           \
+        "json_object('id', id, 'worker', worker, 'instance', instance, 'cause', cause, 'probe', probe,"  \
         " 'category', category, 'severity', " SEVERITY_NAME("severity") ", 'error_type', error_type," \
         " 'message', message, 'details', json(details), 'state', state, 'resolution', resolution," \
         " 'resolved_by', resolved_by, 'note', resolution_note, 'opened_at', " ISO_TIME("opened_at") "," \
@@ -76,6 +76,7 @@ static void read_incident(sqlite3_stmt *st, IncidentRow *row) {
                 .resolved_at = (usec_t) sqlite3_column_int64(st, 15),
                 .occurrences = (uint64_t) sqlite3_column_int64(st, 16),
                 .events_dropped = (uint64_t) sqlite3_column_int64(st, 17),
+                .probe = (const char *) sqlite3_column_text(st, 18),
         };
 }
 
@@ -263,7 +264,7 @@ static int write_manual_resolution(Store *s, uint64_t id, usec_t at, const char 
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         int r, rc;
 
-        r = prepare(s, "UPDATE incidents SET state = 'resolved', resolution = 'manual', resolved_at = ?2,"
+        r = prepare(s, "UPDATE main.incidents SET state = 'resolved', resolution = 'manual', resolved_at = ?2,"
                        " resolved_by = ?3, resolution_note = ?4 WHERE id = ?1 AND resolved_at IS NULL", &st);
         if (r < 0)
                 return r;

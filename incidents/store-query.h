@@ -25,6 +25,7 @@ typedef struct IncidentRow {
         const char *worker;      /* NULL: vigild itself */
         int instance;            /* -1: none */
         const char *cause, *category, *error_type, *message, *details, *state;
+        const char *probe;       /* a probe's incident: its name; else NULL */
         const char *resolution, *resolved_by, *note;   /* NULL while open */
         Severity severity;
         usec_t opened_at, last_seen, resolved_at;      /* resolved_at 0 while open */

@@ -80,6 +80,12 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
         "  updated_at INTEGER NOT NULL,"
         "  PRIMARY KEY (worker, instance)"
         ") WITHOUT ROWID;",
+
+        /* 2 -> 3: probes. A probe's incident is keyed by its name as well: one open incident
+         * per worker instance and probe (DESIGN.md), so the open-incident index gains it. */
+        "ALTER TABLE incidents ADD COLUMN probe TEXT;"
+        "DROP INDEX incidents_open;"
+        "CREATE INDEX incidents_open ON incidents (worker, instance, cause, probe) WHERE resolved_at IS NULL;",
 };
 
 const char *store_schema_migration(unsigned from_version) {

@@ -16,7 +16,7 @@ static StateEntry *state_entry(Store *s, const char *worker, int instance) {
         StateEntry *e;
 
         if (s->n_state_buckets > 0)
-                for (e = s->state_buckets[store_key_hash(worker, instance, 0) & (s->n_state_buckets - 1)]; e;
+                for (e = s->state_buckets[store_key_hash(&INCIDENT_KEY(worker, instance, 0)) & (s->n_state_buckets - 1)]; e;
                      e = e->hash_next)
                         if (e->instance == instance && streq(e->worker, worker))
                                 return e;
@@ -30,7 +30,7 @@ static StateEntry *state_entry(Store *s, const char *worker, int instance) {
                 for (size_t k = 0; k < s->n_state_buckets; k++)
                         for (StateEntry *i = s->state_buckets[k], *next; i; i = next) {
                                 next = i->hash_next;
-                                b = store_key_hash(i->worker, i->instance, 0) & (n - 1);
+                                b = store_key_hash(&INCIDENT_KEY(i->worker, i->instance, 0)) & (n - 1);
                                 i->hash_next = nb[b];
                                 nb[b] = i;
                         }
@@ -44,7 +44,7 @@ static StateEntry *state_entry(Store *s, const char *worker, int instance) {
                 return NULL;
         }
         e->instance = instance;
-        b = store_key_hash(worker, instance, 0) & (s->n_state_buckets - 1);
+        b = store_key_hash(&INCIDENT_KEY(worker, instance, 0)) & (s->n_state_buckets - 1);
         e->hash_next = s->state_buckets[b];
         s->state_buckets[b] = e;
         s->n_states++;

@@ -88,21 +88,29 @@ sqlite3 *store_db(Store *s) {
 /* ---------------------------------------------------------------------------------------- *
  * Open incidents                                                                            */
 
-size_t store_key_hash(const char *worker, int instance, IncidentCause cause) {
+size_t store_key_hash(const IncidentKey *k) {
         uint64_t h = 1469598103934665603ULL;
 
-        for (const char *p = worker ? worker : ""; *p; p++)
+        for (const char *p = k->worker ? k->worker : ""; *p; p++)
                 h = (h ^ (uint8_t) *p) * 1099511628211ULL;
-        h = (h ^ (uint32_t) instance) * 1099511628211ULL;
-        h = (h ^ (uint32_t) cause) * 1099511628211ULL;
+        h = (h ^ (uint32_t) k->instance) * 1099511628211ULL;
+        h = (h ^ (uint32_t) k->cause) * 1099511628211ULL;
+        for (const char *p = k->probe ? k->probe : ""; *p; p++)
+                h = (h ^ (uint8_t) *p) * 1099511628211ULL;
         return (size_t) h;
 }
 
-Incident *store_table_find(const Store *s, const char *worker, int instance, IncidentCause cause) {
+static size_t incident_hash(const Incident *i) {
+        return store_key_hash(&(const IncidentKey) { .worker = i->worker, .instance = i->instance,
+                                                     .cause = i->cause, .probe = i->probe });
+}
+
+Incident *store_table_find(const Store *s, const IncidentKey *k) {
         if (s->n_buckets == 0)
                 return NULL;
-        for (Incident *i = s->buckets[store_key_hash(worker, instance, cause) & (s->n_buckets - 1)]; i; i = i->hash_next)
-                if (i->instance == instance && i->cause == cause && streq_ptr(i->worker, worker))
+        for (Incident *i = s->buckets[store_key_hash(k) & (s->n_buckets - 1)]; i; i = i->hash_next)
+                if (i->instance == k->instance && i->cause == k->cause && streq_ptr(i->worker, k->worker) &&
+                    streq_ptr(i->probe, k->probe))
                         return i;
         return NULL;
 }
@@ -119,7 +127,7 @@ int store_table_add(Store *s, Incident *inc) {
                 for (size_t k = 0; k < s->n_buckets; k++)
                         for (Incident *i = s->buckets[k], *next; i; i = next) {
                                 next = i->hash_next;
-                                b = store_key_hash(i->worker, i->instance, i->cause) & (n - 1);
+                                b = incident_hash(i) & (n - 1);
                                 i->hash_next = nb[b];
                                 nb[b] = i;
                         }
@@ -127,7 +135,7 @@ int store_table_add(Store *s, Incident *inc) {
                 s->buckets = nb;
                 s->n_buckets = n;
         }
-        b = store_key_hash(inc->worker, inc->instance, inc->cause) & (s->n_buckets - 1);
+        b = incident_hash(inc) & (s->n_buckets - 1);
         inc->hash_next = s->buckets[b];
         s->buckets[b] = inc;
         inc->open = true;
@@ -140,7 +148,7 @@ static void table_remove(Store *s, Incident *inc) {
 
         if (!inc->open)
                 return;
-        for (p = &s->buckets[store_key_hash(inc->worker, inc->instance, inc->cause) & (s->n_buckets - 1)]; *p;
+        for (p = &s->buckets[incident_hash(inc) & (s->n_buckets - 1)]; *p;
              p = &(*p)->hash_next)
                 if (*p == inc) {
                         *p = inc->hash_next;
@@ -155,6 +163,7 @@ Incident *store_incident_free(Incident *inc) {
         if (!inc)
                 return NULL;
         free(inc->worker);
+        free(inc->probe);
         free(inc->message);
         free(inc->details);
         free(inc->resolved_by);
@@ -162,14 +171,14 @@ Incident *store_incident_free(Incident *inc) {
         return mfree(inc);
 }
 
-static Incident *incident_new(const StoreEvent *e, IncidentCause cause, usec_t at) {
+static Incident *incident_new(const IncidentKey *k, const StoreEvent *e, usec_t at) {
         Incident *inc = calloc(1, sizeof(Incident));
 
         if (!inc)
                 return NULL;
         *inc = (Incident) {
-                .instance = e->instance,
-                .cause = cause,
+                .instance = k->instance,
+                .cause = k->cause,
                 .base_severity = SEVERITY_LOW,
                 .severity = SEVERITY_LOW,
                 .category = e->category >= 0 ? e->category : event_kind_category(e->kind),
@@ -178,13 +187,13 @@ static Incident *incident_new(const StoreEvent *e, IncidentCause cause, usec_t a
                 .opened_at = at,
                 .last_seen = at,
         };
-        if (e->worker && !(inc->worker = strdup(e->worker)))
+        if ((k->worker && !(inc->worker = strdup(k->worker))) || (k->probe && !(inc->probe = strdup(k->probe))))
                 return store_incident_free(inc);
         return inc;
 }
 
-int store_table_add_new(Store *s, const StoreEvent *e, IncidentCause cause, usec_t at, Incident **ret) {
-        Incident *inc = incident_new(e, cause, at);
+int store_table_add_new(Store *s, const IncidentKey *k, const StoreEvent *e, usec_t at, Incident **ret) {
+        Incident *inc = incident_new(k, e, at);
         int r;
 
         if (!inc)
@@ -405,7 +414,7 @@ static IncidentState state_after(IncidentState old, EventKind kind) {
 
 
 int store_record(Store *s, const StoreEvent *e, Severity *ret_severity) {
-        IncidentCause cause;
+        IncidentKey key;
         QueuedEvent *q;
         Incident *inc;
         Severity sev;
@@ -416,13 +425,18 @@ int store_record(Store *s, const StoreEvent *e, Severity *ret_severity) {
         assert(e);
         assert(e->kind >= 0 && e->kind < _EVENT_KIND_MAX);
 
-        cause = event_kind_cause(e->kind);
+        /* A step recorded under a probe's name (a deferred verdict) belongs to that probe's
+         * incident; every other event to the incident its kind names. */
+        key = (IncidentKey) { .worker = e->worker, .instance = e->instance, .cause = event_kind_cause(e->kind),
+                              .probe = e->probe };
+        if (e->probe && !IN_SET(key.cause, CAUSE_PROBE, CAUSE_PROBE_UNKNOWN))
+                key.cause = CAUSE_PROBE;
         at = e->at > 0 ? e->at : now(CLOCK_REALTIME);
         sev = e->severity >= 0 ? e->severity : event_kind_severity(e->kind);
 
-        inc = store_table_find(s, e->worker, e->instance, cause);
+        inc = store_table_find(s, &key);
         if (!inc) {
-                r = store_table_add_new(s, e, cause, at, &inc);
+                r = store_table_add_new(s, &key, e, at, &inc);
                 if (r < 0)
                         return r;
         }
@@ -477,7 +491,7 @@ int store_record(Store *s, const StoreEvent *e, Severity *ret_severity) {
         return 0;
 }
 
-int store_resolve(Store *s, const char *worker, int instance, IncidentCause cause, Resolution how, usec_t at,
+int store_resolve(Store *s, const IncidentKey *k, Resolution how, usec_t at,
                   const char *by, const char *note) {
         Incident *inc;
         int r;
@@ -485,7 +499,7 @@ int store_resolve(Store *s, const char *worker, int instance, IncidentCause caus
         assert(s);
         assert(how > RESOLUTION_NONE && how < _RESOLUTION_MAX);
 
-        inc = store_table_find(s, worker, instance, cause);
+        inc = store_table_find(s, k);
         if (!inc)
                 return 0;
         r = mark_dirty(s, inc);
@@ -524,7 +538,7 @@ static int queue_push(Store *s, Incident *inc, QueuedType type, uint64_t seq, us
         return 0;
 }
 
-int store_action(Store *s, const char *worker, int instance, IncidentCause cause, const char *action, usec_t at,
+int store_action(Store *s, const IncidentKey *k, const char *action, usec_t at,
                  const char *details) {
         Incident *inc;
         int r;
@@ -532,7 +546,7 @@ int store_action(Store *s, const char *worker, int instance, IncidentCause cause
         assert(s);
         assert(action);
 
-        inc = store_table_find(s, worker, instance, cause);
+        inc = store_table_find(s, k);
         if (!inc)
                 return 0;
         /* An action still without an outcome when the next one starts was overtaken. */
@@ -548,7 +562,7 @@ int store_action(Store *s, const char *worker, int instance, IncidentCause cause
         return 1;
 }
 
-int store_action_outcome(Store *s, const char *worker, int instance, IncidentCause cause, const char *outcome,
+int store_action_outcome(Store *s, const IncidentKey *k, const char *outcome,
                          usec_t at) {
         Incident *inc;
         int r;
@@ -556,7 +570,7 @@ int store_action_outcome(Store *s, const char *worker, int instance, IncidentCau
         assert(s);
         assert(outcome);
 
-        inc = store_table_find(s, worker, instance, cause);
+        inc = store_table_find(s, k);
         if (!inc || inc->pending_action == 0)
                 return 0;
         r = queue_push(s, inc, QUEUED_OUTCOME, inc->pending_action, at, outcome, NULL);
@@ -566,9 +580,8 @@ int store_action_outcome(Store *s, const char *worker, int instance, IncidentCau
         return 1;
 }
 
-bool store_lookup(const Store *s, const char *worker, int instance, IncidentCause cause, Severity *ret_severity,
-                  uint64_t *ret_occurrences) {
-        Incident *inc = store_table_find(s, worker, instance, cause);
+bool store_lookup(const Store *s, const IncidentKey *k, Severity *ret_severity, uint64_t *ret_occurrences) {
+        Incident *inc = store_table_find(s, k);
 
         if (!inc)
                 return false;

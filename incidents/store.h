@@ -23,7 +23,7 @@
 #define STORE_EVENTS_TAIL_DEFAULT 1000U
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 typedef struct Store Store;
 
@@ -83,8 +83,7 @@ bool store_adopted(const Store *s);
 /* Calls cb for every open incident in memory (after the first connect, those the database had
  * open are among them: vigild adopts them by key). cb may resolve the one it is given. Stops
  * at the first negative return. */
-int store_foreach_open(Store *s, int (*cb)(const char *worker, int instance, IncidentCause cause, void *userdata),
-                       void *userdata);
+int store_foreach_open(Store *s, int (*cb)(const IncidentKey *k, void *userdata), void *userdata);
 
 /* The SQLite message of the last failure ("" if none). */
 const char *store_last_error(const Store *s);
@@ -93,6 +92,7 @@ typedef struct StoreEvent {
         EventKind kind;
         const char *worker;      /* NULL: vigild itself */
         int instance;            /* -1: none (the worker as a whole, or vigild) */
+        const char *probe;       /* a probe's event: its name (part of the incident's key) */
         usec_t at;               /* CLOCK_REALTIME; 0: now */
         Severity severity;       /* _SEVERITY_INVALID: the kind's default */
         Category category;       /* _CATEGORY_INVALID: the kind's default */
@@ -107,21 +107,17 @@ int store_record(Store *s, const StoreEvent *e, Severity *ret_severity);
 
 /* Resolves the open incident of the key, if any: 1 if there was one, 0 if not. by is who
  * (for manual resolutions: "uid N"), note may be NULL. */
-int store_resolve(Store *s, const char *worker, int instance, IncidentCause cause, Resolution how, usec_t at,
-                  const char *by, const char *note);
+int store_resolve(Store *s, const IncidentKey *k, Resolution how, usec_t at, const char *by, const char *note);
 
 /* A healing action taken on the open incident of the key ("restart"), and later its outcome
  * ("worked", "failed"): the incident's record of what vigild did and whether it helped. An
  * action still without an outcome when the next one is taken gets "superseded". Both return
  * 1, or 0 when there is no open incident (or no action waiting for an outcome). -ENOMEM. */
-int store_action(Store *s, const char *worker, int instance, IncidentCause cause, const char *action, usec_t at,
-                 const char *details);
-int store_action_outcome(Store *s, const char *worker, int instance, IncidentCause cause, const char *outcome,
-                         usec_t at);
+int store_action(Store *s, const IncidentKey *k, const char *action, usec_t at, const char *details);
+int store_action_outcome(Store *s, const IncidentKey *k, const char *outcome, usec_t at);
 
 /* The open incident of a key in memory: its severity and exact occurrence count. */
-bool store_lookup(const Store *s, const char *worker, int instance, IncidentCause cause, Severity *ret_severity,
-                  uint64_t *ret_occurrences);
+bool store_lookup(const Store *s, const IncidentKey *k, Severity *ret_severity, uint64_t *ret_occurrences);
 
 /* Writes everything queued in one transaction. 1 if it committed, 0 if there was nothing to
  * write, -errno if it failed (everything stays queued, in order; connects first if needed). */

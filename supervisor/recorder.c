@@ -65,17 +65,17 @@ static int recorder_flush(Recorder *r);
 static const IncidentKey store_key = { .worker = NULL, .instance = -1, .cause = CAUSE_STORE };
 static void maintenance_soon(Recorder *r);
 
-static int resolve_if_obsolete(const char *worker, int instance, IncidentCause cause, void *userdata) {
+static int resolve_if_obsolete(const IncidentKey *k, void *userdata) {
         Recorder *r = userdata;
         const WorkerConfig *w;
 
-        if (!worker)
-                return 0;   /* vigild's own */
-        w = config_find_worker(r->config, worker);
-        if (w && (instance < 0 || (unsigned) instance < w->instances))
+        if (!k->worker)
+                return 0;   /* vigild's own, or the host's (host probes resolve their own) */
+        w = config_find_worker(r->config, k->worker);
+        if (w && (k->instance < 0 || (unsigned) k->instance < w->instances))
                 return 0;
-        recorder_resolve(r, &(const IncidentKey) { .worker = worker, .instance = instance, .cause = cause },
-                         RESOLUTION_OBSOLETE, w ? "instance no longer configured" : "worker no longer configured");
+        recorder_resolve(r, k, RESOLUTION_OBSOLETE,
+                         w ? "instance no longer configured" : "worker no longer configured");
         return 0;
 }
 
@@ -452,7 +452,7 @@ void recorder_resolve(Recorder *r, const IncidentKey *k, Resolution how, const c
 
         if (!r)
                 return;
-        q = store_resolve(r->store, k->worker, k->instance, k->cause, how, 0, "vigild", note);
+        q = store_resolve(r->store, k, how, 0, "vigild", note);
         if (q < 0)
                 log_store(LOG_ERR, q, "cannot record a resolution: %m");
         else if (q > 0)
@@ -464,7 +464,7 @@ void recorder_action(Recorder *r, const IncidentKey *k, const char *action, cons
 
         if (!r)
                 return;
-        q = store_action(r->store, k->worker, k->instance, k->cause, action, 0, details);
+        q = store_action(r->store, k, action, 0, details);
         if (q < 0)
                 log_store(LOG_ERR, q, "cannot record a %s action: %m", action);
         else if (q > 0)
@@ -476,7 +476,7 @@ void recorder_action_outcome(Recorder *r, const IncidentKey *k, const char *outc
 
         if (!r)
                 return;
-        q = store_action_outcome(r->store, k->worker, k->instance, k->cause, outcome, 0);
+        q = store_action_outcome(r->store, k, outcome, 0);
         if (q < 0)
                 log_store(LOG_ERR, q, "cannot record an action's outcome: %m");
         else if (q > 0)
@@ -484,7 +484,7 @@ void recorder_action_outcome(Recorder *r, const IncidentKey *k, const char *outc
 }
 
 bool recorder_has_open(const Recorder *r, const IncidentKey *k) {
-        return r && store_lookup(r->store, k->worker, k->instance, k->cause, NULL, NULL);
+        return r && store_lookup(r->store, k, NULL, NULL);
 }
 
 void recorder_save_worker_state(Recorder *r, const char *worker, const StoreWorkerState *st) {

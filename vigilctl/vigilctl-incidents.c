@@ -24,7 +24,12 @@ static int print_incident_row(const IncidentRow *row, void *userdata) {
         if (row->worker)
                 (void) snprintf(who, sizeof who, row->instance >= 0 ? "%s:%d" : "%s", row->worker, row->instance);
         else
-                (void) snprintf(who, sizeof who, "(vigild)");
+                (void) snprintf(who, sizeof who, row->probe ? "(host)" : "(vigild)");
+        if (row->probe) {
+                size_t n = strlen(who);
+
+                (void) snprintf(who + n, sizeof who - n, "/%s", row->probe);
+        }
         fprintf(f, "%-7" PRIu64 " %-19s ", row->id,
                 vigilctl_format_local(opened, sizeof opened, row->opened_at));
         fputs_escaped(who, f);
@@ -49,6 +54,9 @@ static int print_incident_csv(const IncidentRow *row, void *userdata) {
                 severity_to_string(row->severity) ?: "", row->error_type ?: "", row->state ?: "",
                 row->resolution ?: "", row->occurrences, row->events_dropped);
         fputs_csv(row->message, f);
+        /* Columns added later go last, so that scripts reading by position keep working. */
+        fputc(',', f);
+        fputs_csv(row->probe, f);
         fputc('\n', f);
         return 0;
 }
@@ -127,7 +135,7 @@ int vigilctl_incidents_list(const Paths *p, int argc, char *argv[]) {
                         printf("%s\n", json);
         } else if (arg_format == OUTPUT_CSV) {
                 printf("id,opened_at,last_seen,resolved_at,worker,instance,cause,category,severity,error_type,"
-                       "state,resolution,occurrences,events_dropped,message\n");
+                       "state,resolution,occurrences,events_dropped,message,probe\n");
                 r = store_list_incidents(s, &f, print_incident_csv, stdout);
         } else {
                 printf("%-7s %-19s %-16s %-8s %-10s %-10s %7s  %s\n", "ID", "OPENED", "WORKER", "SEVERITY", "CATEGORY",
@@ -151,7 +159,11 @@ static int print_incident_detail(const IncidentRow *row, void *userdata) {
                 if (row->instance >= 0)
                         fprintf(f, ":%d", row->instance);
         } else
-                fputs("(vigild)", f);
+                fputs(row->probe ? "(host)" : "(vigild)", f);
+        if (row->probe) {
+                fprintf(f, "\n  probe:       ");
+                fputs_escaped(row->probe, f);
+        }
         fprintf(f, "\n  cause:       %s (%s), first %s\n", row->cause ?: "?", row->category ?: "?", row->error_type ?: "?");
         fprintf(f, "  severity:    %s\n  state:       %s\n", severity_to_string(row->severity) ?: "?", row->state ?: "?");
         fprintf(f, "  opened:      %s\n  last seen:   %s\n",

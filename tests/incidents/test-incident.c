@@ -44,6 +44,9 @@ static void test_defaults_per_kind(void **state) {
         assert_int_equal(event_kind_severity(EVENT_EXEC_FAILED), SEVERITY_CRITICAL);
         assert_int_equal(event_kind_severity(EVENT_BREAKER_OPEN), SEVERITY_CRITICAL);
         assert_int_equal(event_kind_severity(EVENT_RESOURCE_WAIT), SEVERITY_LOW);
+        assert_int_equal(event_kind_severity(EVENT_PROBE_WARNING), SEVERITY_MEDIUM);
+        assert_int_equal(event_kind_severity(EVENT_PROBE_CRITICAL), SEVERITY_HIGH);
+        assert_int_equal(event_kind_severity(EVENT_PROBE_UNKNOWN), SEVERITY_MEDIUM);
 
         /* All failures of an instance, and its breaker, share one incident. */
         for (EventKind k = EVENT_CRASH; k <= EVENT_EXEC_FAILED; k++)
@@ -52,6 +55,10 @@ static void test_defaults_per_kind(void **state) {
         assert_int_equal(event_kind_cause(EVENT_RESOURCE_WAIT), CAUSE_RESOURCE);
         assert_int_equal(event_kind_cause(EVENT_STORE_OUTAGE), CAUSE_STORE);
         assert_int_equal(event_kind_cause(EVENT_STORE_QUARANTINED), CAUSE_STORE_CORRUPT);
+        assert_int_equal(event_kind_cause(EVENT_PROBE_WARNING), CAUSE_PROBE);
+        assert_int_equal(event_kind_cause(EVENT_PROBE_CRITICAL), CAUSE_PROBE);
+        assert_int_equal(event_kind_cause(EVENT_PROBE_UNKNOWN), CAUSE_PROBE_UNKNOWN);
+        assert_int_equal(event_kind_cause(EVENT_VERDICT_DEFERRED), CAUSE_FAILURE);
 
         assert_int_equal(event_kind_category(EVENT_CRASH), CATEGORY_TRANSIENT);
         assert_int_equal(event_kind_category(EVENT_PERMANENT_EXIT), CATEGORY_PERMANENT);
@@ -61,6 +68,9 @@ static void test_defaults_per_kind(void **state) {
         assert_false(event_kind_is_occurrence(EVENT_BREAKER_OPEN));
         assert_false(event_kind_is_occurrence(EVENT_RESTARTED));
         assert_false(event_kind_is_occurrence(EVENT_BREAKER_CLOSED));
+        assert_false(event_kind_is_occurrence(EVENT_VERDICT_DEFERRED));
+        assert_true(event_kind_is_occurrence(EVENT_PROBE_WARNING));
+        assert_true(event_kind_is_occurrence(EVENT_PROBE_UNKNOWN));
 }
 
 static void test_priorities(void **state) {

@@ -208,7 +208,7 @@ static void test_failures_of_an_instance_fold_into_one_incident(void **state) {
         record(s, EVENT_RESTARTED, "api", 0, 3500, "restart 3");
         record(s, EVENT_CRASH, "api", 1, 4000, "SIGSEGV");
         record(s, EVENT_RESOURCE_WAIT, "api", 0, 5000, "fork: EAGAIN");
-        assert_true(store_lookup(s, "api", 0, CAUSE_FAILURE, &sev, &n));
+        assert_true(store_lookup(s, &INCIDENT_KEY("api", 0, CAUSE_FAILURE), &sev, &n));
         assert_int_equal(n, 3);                    /* the restart is a step, not an occurrence */
         assert_int_equal(sev, SEVERITY_HIGH);      /* the crash outranks the failed exit */
         assert_int_equal(store_queued(s), 6);
@@ -247,7 +247,7 @@ static void test_breaker_escalates_the_same_incident(void **state) {
 
         record(s, EVENT_FAILED_EXIT, "w", 2, 1000, "exit 3");
         record(s, EVENT_BREAKER_OPEN, "w", 2, 2000, "5 failures within 2m");
-        assert_true(store_lookup(s, "w", 2, CAUSE_FAILURE, &sev, NULL));
+        assert_true(store_lookup(s, &INCIDENT_KEY("w", 2, CAUSE_FAILURE), &sev, NULL));
         assert_int_equal(sev, SEVERITY_CRITICAL);
         /* Half-open and closed are steps: the incident stays escalated until resolved. */
         record(s, EVENT_BREAKER_HALF_OPEN, "w", 2, 3000, "trial");
@@ -324,7 +324,7 @@ static void test_manual_resolution_is_never_reopened(void **state) {
         /* An automatic resolution in vigild does not overwrite a manual one either. */
         exec_sql(t->path, "UPDATE incidents SET state='resolved', resolution='manual', resolved_at=3500,"
                           " resolved_by='uid 0' WHERE resolved_at IS NULL");
-        assert_int_equal(store_resolve(s, "m", 0, CAUSE_FAILURE, RESOLUTION_AUTO, 4000, "vigild", NULL), 1);
+        assert_int_equal(store_resolve(s, &INCIDENT_KEY("m", 0, CAUSE_FAILURE), RESOLUTION_AUTO, 4000, "vigild", NULL), 1);
         assert_int_equal(store_flush(s), 1);
         assert_int_equal(query_int(t->path, "SELECT count(*) FROM incidents WHERE resolution='manual'"), 2);
 }
@@ -335,9 +335,9 @@ static void test_auto_resolution_then_a_new_incident(void **state) {
 
         record(s, EVENT_CRASH, "a", 0, 1000, "crash");
         assert_int_equal(store_flush(s), 1);
-        assert_int_equal(store_resolve(s, "a", 0, CAUSE_FAILURE, RESOLUTION_AUTO, 2000, "vigild", "ran stably"), 1);
-        assert_int_equal(store_resolve(s, "a", 0, CAUSE_FAILURE, RESOLUTION_AUTO, 2000, "vigild", NULL), 0);
-        assert_false(store_lookup(s, "a", 0, CAUSE_FAILURE, NULL, NULL));
+        assert_int_equal(store_resolve(s, &INCIDENT_KEY("a", 0, CAUSE_FAILURE), RESOLUTION_AUTO, 2000, "vigild", "ran stably"), 1);
+        assert_int_equal(store_resolve(s, &INCIDENT_KEY("a", 0, CAUSE_FAILURE), RESOLUTION_AUTO, 2000, "vigild", NULL), 0);
+        assert_false(store_lookup(s, &INCIDENT_KEY("a", 0, CAUSE_FAILURE), NULL, NULL));
         record(s, EVENT_CRASH, "a", 0, 3000, "crash again");
         assert_int_equal(store_flush(s), 1);
         assert_int_equal(query_int(t->path, "SELECT count(*) FROM incidents"), 2);
@@ -345,7 +345,7 @@ static void test_auto_resolution_then_a_new_incident(void **state) {
                                         " WHERE resolved_at IS NOT NULL"), "auto 2000 resolved");
         /* Resolved before it was ever written: still one row, resolved. */
         record(s, EVENT_CRASH, "b", 0, 4000, "crash");
-        assert_int_equal(store_resolve(s, "b", 0, CAUSE_FAILURE, RESOLUTION_OBSOLETE, 5000, "vigild", NULL), 1);
+        assert_int_equal(store_resolve(s, &INCIDENT_KEY("b", 0, CAUSE_FAILURE), RESOLUTION_OBSOLETE, 5000, "vigild", NULL), 1);
         assert_int_equal(store_flush(s), 1);
         assert_text(query_text(t->path, "SELECT resolution FROM incidents WHERE worker='b'"), "obsolete");
         assert_int_equal(query_int(t->path, "SELECT count(*) FROM events e JOIN incidents i ON e.incident_id = i.id"
@@ -371,7 +371,7 @@ static void test_unwritable_store_queues_bounded_and_flushes_later(void **state)
         assert_int_equal(store_flush(t->store), -ENOENT);
         assert_true(strlen(store_last_error(t->store)) > 0);
         assert_int_equal(store_queued(t->store), 10);
-        assert_true(store_lookup(t->store, "q", 1, CAUSE_FAILURE, NULL, &n));
+        assert_true(store_lookup(t->store, &INCIDENT_KEY("q", 1, CAUSE_FAILURE), NULL, &n));
         assert_int_equal(n, 30);                     /* counts stay exact */
 
         assert_int_equal(mkdir(sub, 0755), 0);
@@ -392,7 +392,7 @@ static void test_unwritable_store_queues_bounded_and_flushes_later(void **state)
         free(subpath);
 }
 
-static int collect_open(const char *worker, int instance, IncidentCause cause, void *userdata) {
+static int collect_open(const IncidentKey *k, void *userdata) {
         unsigned *n = userdata;
 
         (*n)++;
@@ -409,7 +409,7 @@ static void test_open_incidents_are_adopted_after_a_restart(void **state) {
         for (int k = 0; k < 12; k++)
                 record(s, EVENT_FAILED_EXIT, "ad", 0, 1000 + (usec_t) k, "exit 1");
         record(s, EVENT_CRASH, "ad", 1, 2000, "resolved one");
-        assert_int_equal(store_resolve(s, "ad", 1, CAUSE_FAILURE, RESOLUTION_AUTO, 2500, "vigild", NULL), 1);
+        assert_int_equal(store_resolve(s, &INCIDENT_KEY("ad", 1, CAUSE_FAILURE), RESOLUTION_AUTO, 2500, "vigild", NULL), 1);
         assert_int_equal(store_flush(s), 1);
 
         /* A new vigild: the open incident is taken over with its exact counts. */
@@ -417,10 +417,10 @@ static void test_open_incidents_are_adopted_after_a_restart(void **state) {
         assert_false(store_adopted(s));
         assert_int_equal(store_connect(s, NULL), 0);
         assert_true(store_adopted(s));
-        assert_true(store_lookup(s, "ad", 0, CAUSE_FAILURE, &sev, &n));
+        assert_true(store_lookup(s, &INCIDENT_KEY("ad", 0, CAUSE_FAILURE), &sev, &n));
         assert_int_equal(n, 12);
         assert_int_equal(sev, SEVERITY_HIGH);
-        assert_false(store_lookup(s, "ad", 1, CAUSE_FAILURE, NULL, NULL));
+        assert_false(store_lookup(s, &INCIDENT_KEY("ad", 1, CAUSE_FAILURE), NULL, NULL));
         assert_int_equal(store_foreach_open(s, collect_open, &n_open), 0);
         assert_int_equal(n_open, 1);
         record(s, EVENT_FAILED_EXIT, "ad", 0, 3000, "exit 2");
@@ -485,16 +485,16 @@ static void test_actions_and_outcomes(void **state) {
         Store *s = open_store(t, 0, 0, 0);
 
         /* No open incident: nothing to attach an action to. */
-        assert_int_equal(store_action(s, "a", 0, CAUSE_FAILURE, "restart", 1, NULL), 0);
+        assert_int_equal(store_action(s, &INCIDENT_KEY("a", 0, CAUSE_FAILURE), "restart", 1, NULL), 0);
         record(s, EVENT_CRASH, "a", 0, 1000, "crash");
-        assert_int_equal(store_action(s, "a", 0, CAUSE_FAILURE, "restart", 1100, "{\"restart\":1}"), 1);
+        assert_int_equal(store_action(s, &INCIDENT_KEY("a", 0, CAUSE_FAILURE), "restart", 1100, "{\"restart\":1}"), 1);
         record(s, EVENT_CRASH, "a", 0, 2000, "crash again");
-        assert_int_equal(store_action_outcome(s, "a", 0, CAUSE_FAILURE, "failed", 2000), 1);
-        assert_int_equal(store_action_outcome(s, "a", 0, CAUSE_FAILURE, "failed", 2000), 0);   /* none pending */
+        assert_int_equal(store_action_outcome(s, &INCIDENT_KEY("a", 0, CAUSE_FAILURE), "failed", 2000), 1);
+        assert_int_equal(store_action_outcome(s, &INCIDENT_KEY("a", 0, CAUSE_FAILURE), "failed", 2000), 0);   /* none pending */
         assert_int_equal(store_flush(s), 1);
-        assert_int_equal(store_action(s, "a", 0, CAUSE_FAILURE, "restart", 2100, NULL), 1);
-        assert_int_equal(store_action(s, "a", 0, CAUSE_FAILURE, "restart", 2200, NULL), 1);   /* overtakes */
-        assert_int_equal(store_action_outcome(s, "a", 0, CAUSE_FAILURE, "worked", 3000), 1);
+        assert_int_equal(store_action(s, &INCIDENT_KEY("a", 0, CAUSE_FAILURE), "restart", 2100, NULL), 1);
+        assert_int_equal(store_action(s, &INCIDENT_KEY("a", 0, CAUSE_FAILURE), "restart", 2200, NULL), 1);   /* overtakes */
+        assert_int_equal(store_action_outcome(s, &INCIDENT_KEY("a", 0, CAUSE_FAILURE), "worked", 3000), 1);
         assert_int_equal(store_flush(s), 1);
         assert_text(query_text(t->path, "SELECT group_concat(seq || ':' || action || ':' || outcome || '@' || outcome_at, ' ')"
                                         " FROM (SELECT * FROM actions ORDER BY seq)"),
@@ -502,13 +502,13 @@ static void test_actions_and_outcomes(void **state) {
         assert_text(query_text(t->path, "SELECT json_extract(details, '$.restart') FROM actions WHERE seq = 1"), "1");
 
         /* A new store on the same file: an action left under way is marked, not left open. */
-        assert_int_equal(store_action(s, "a", 0, CAUSE_FAILURE, "restart", 4000, NULL), 1);
+        assert_int_equal(store_action(s, &INCIDENT_KEY("a", 0, CAUSE_FAILURE), "restart", 4000, NULL), 1);
         assert_int_equal(store_flush(s), 1);
         s = open_store(t, 0, 0, 0);
         assert_int_equal(store_connect(s, NULL), 0);
         assert_text(query_text(t->path, "SELECT outcome FROM actions WHERE seq = 4"), "unknown: vigild restarted");
         /* and the numbering goes on */
-        assert_int_equal(store_action(s, "a", 0, CAUSE_FAILURE, "restart", 5000, NULL), 1);
+        assert_int_equal(store_action(s, &INCIDENT_KEY("a", 0, CAUSE_FAILURE), "restart", 5000, NULL), 1);
         assert_int_equal(store_flush(s), 1);
         assert_int_equal(query_int(t->path, "SELECT max(seq) FROM actions"), 5);
 }
@@ -530,7 +530,7 @@ static void test_queries_and_json(void **state) {
 
         record(s, EVENT_CRASH, "q\"uote", 0, 1000, "bell\a, tab\t, \"quoted\", back\\slash, \x1b[31mred");
         record(s, EVENT_FAILED_EXIT, "plain", 1, 2000, "exit 1");
-        assert_int_equal(store_resolve(s, "plain", 1, CAUSE_FAILURE, RESOLUTION_AUTO, 3000, "vigild", NULL), 1);
+        assert_int_equal(store_resolve(s, &INCIDENT_KEY("plain", 1, CAUSE_FAILURE), RESOLUTION_AUTO, 3000, "vigild", NULL), 1);
         assert_int_equal(store_flush(s), 1);
         assert_int_equal(store_open_existing(t->path, false, &ro), 0);
 
@@ -729,6 +729,138 @@ static void test_migrations_from_every_earlier_version(void **state) {
         assert_null(store_schema_migration(STORE_SCHEMA_VERSION));
 }
 
+static void record_probe(Store *s, EventKind kind, const char *probe, usec_t at, const char *msg) {
+        StoreEvent e = {
+                .kind = kind,
+                .worker = "api",
+                .instance = 0,
+                .probe = probe,
+                .at = at,
+                .severity = _SEVERITY_INVALID,
+                .category = CATEGORY_RESOURCE,
+                .message = msg,
+                .details = "{\"value\":1}",
+        };
+
+        assert_int_equal(store_record(s, &e, NULL), 0);
+}
+
+static void test_probe_incidents_are_keyed_by_probe_name(void **state) {
+        TestState *t = *state;
+        Store *s = open_store(t, 0, 0, 0);
+        Severity sev;
+        uint64_t n;
+
+        record(s, EVENT_CRASH, "api", 0, 100, "crash");
+        record_probe(s, EVENT_PROBE_WARNING, "memory", 200, "rss 600M above 512M");
+        record_probe(s, EVENT_PROBE_WARNING, "fds", 210, "900 fds");
+        assert_true(store_lookup(s, &INCIDENT_PROBE_KEY("api", 0, CAUSE_PROBE, "memory"), &sev, &n));
+        assert_int_equal(sev, SEVERITY_MEDIUM);
+        assert_int_equal(n, 1);
+        /* WARNING to CRITICAL updates the same incident and raises it. */
+        record_probe(s, EVENT_PROBE_CRITICAL, "memory", 300, "rss 1G above 900M");
+        assert_true(store_lookup(s, &INCIDENT_PROBE_KEY("api", 0, CAUSE_PROBE, "memory"), &sev, &n));
+        assert_int_equal(sev, SEVERITY_HIGH);
+        assert_int_equal(n, 2);
+        /* A probe that cannot run is an incident of its own, never the failure's. */
+        record_probe(s, EVENT_PROBE_UNKNOWN, "memory", 310, "cannot read");
+        assert_true(store_lookup(s, &INCIDENT_PROBE_KEY("api", 0, CAUSE_PROBE_UNKNOWN, "memory"), NULL, NULL));
+        assert_true(store_lookup(s, &INCIDENT_KEY("api", 0, CAUSE_FAILURE), NULL, &n));
+        assert_int_equal(n, 1);
+        assert_false(store_lookup(s, &INCIDENT_KEY("api", 0, CAUSE_PROBE), NULL, NULL));
+        /* A deferred verdict recorded under a probe's name is a step of that probe's incident. */
+        record_probe(s, EVENT_VERDICT_DEFERRED, "memory", 320, "host starved");
+        assert_true(store_lookup(s, &INCIDENT_PROBE_KEY("api", 0, CAUSE_PROBE, "memory"), NULL, &n));
+        assert_int_equal(n, 2);
+
+        assert_int_equal(store_resolve(s, &INCIDENT_PROBE_KEY("api", 0, CAUSE_PROBE, "memory"), RESOLUTION_AUTO, 400,
+                                       "vigild", "probe recovered: 100M"),
+                         1);
+        assert_int_equal(store_flush(s), 1);
+        assert_int_equal(query_int(t->path, "SELECT count(*) FROM incidents WHERE probe = 'memory'"), 2);
+        assert_int_equal(query_int(t->path, "SELECT severity FROM incidents WHERE probe = 'memory'"
+                                            " AND cause = 'probe'"), SEVERITY_HIGH);
+        assert_text(query_text(t->path, "SELECT resolution_note FROM incidents WHERE probe = 'memory'"
+                                        " AND cause = 'probe'"), "probe recovered: 100M");
+        assert_int_equal(query_int(t->path, "SELECT count(*) FROM events e JOIN incidents i ON i.id = e.incident_id"
+                                            " WHERE i.probe = 'memory' AND i.cause = 'probe'"), 3);
+        assert_int_equal(query_int(t->path, "SELECT count(*) FROM incidents WHERE probe IS NULL"), 1);
+
+        /* A restarted store adopts the open probe incidents by their full key. */
+        store_free(t->store);
+        t->store = NULL;
+        s = open_store(t, 0, 0, 0);
+        assert_int_equal(store_connect(s, NULL), 0);
+        assert_true(store_lookup(s, &INCIDENT_PROBE_KEY("api", 0, CAUSE_PROBE, "fds"), NULL, &n));
+        assert_int_equal(n, 1);
+        assert_false(store_lookup(s, &INCIDENT_PROBE_KEY("api", 0, CAUSE_PROBE, "memory"), NULL, NULL));
+        record_probe(s, EVENT_PROBE_CRITICAL, "fds", 500, "1000 fds");
+        assert_int_equal(store_flush(s), 1);
+        assert_int_equal(query_int(t->path, "SELECT occurrences FROM incidents WHERE probe = 'fds'"), 2);
+}
+
+/* A version 2 store (before probes) with an open incident: migrated, the incident is adopted
+ * and goes on, and probe incidents can be written beside it. */
+static void test_open_incident_survives_migration_from_version_2(void **state) {
+        TestState *t = *state;
+        Store *s;
+        uint64_t n;
+
+        (void) unlink(t->path);
+        exec_sql(t->path, "PRAGMA user_version = 0");
+        for (unsigned v = 0; v < 2; v++)
+                exec_sql(t->path, store_schema_migration(v));
+        exec_sql(t->path, "PRAGMA user_version = 2;"
+                          "INSERT INTO incidents (worker, instance, cause, category, severity, error_type, message,"
+                          " opened_at, last_seen, occurrences, state)"
+                          " VALUES ('old', 1, 'failure', 'transient', 1, 'failed-exit', 'exit 1', 10, 20, 4, 'open');");
+        s = open_store(t, 0, 0, 0);
+        assert_int_equal(store_connect(s, NULL), 0);
+        assert_int_equal(query_int(t->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+        assert_true(store_lookup(s, &INCIDENT_KEY("old", 1, CAUSE_FAILURE), NULL, &n));
+        assert_int_equal(n, 4);
+        record(s, EVENT_FAILED_EXIT, "old", 1, 30, "exit 1 again");
+        record_probe(s, EVENT_PROBE_WARNING, "disk", 40, "5% free");
+        assert_int_equal(store_flush(s), 1);
+        assert_int_equal(query_int(t->path, "SELECT count(*) FROM incidents"), 2);
+        assert_int_equal(query_int(t->path, "SELECT occurrences FROM incidents WHERE worker = 'old'"), 5);
+        assert_int_equal(query_int(t->path, "SELECT count(*) FROM incidents WHERE worker = 'old' AND probe IS NULL"), 1);
+        assert_text(query_text(t->path, "PRAGMA integrity_check"), "ok");
+}
+
+static int check_no_probe(const IncidentRow *row, void *userdata) {
+        unsigned *n = userdata;
+
+        assert_null(row->probe);
+        assert_string_equal(row->worker, "old");
+        (*n)++;
+        return 0;
+}
+
+/* vigilctl reads a store of an older schema without migrating it, and can resolve in it. */
+static void test_reader_reads_version_2_without_migrating(void **state) {
+        TestState *t = *state;
+        IncidentFilter f = INCIDENT_FILTER_ALL;
+        _cleanup_store_free_ Store *ro = NULL, *rw = NULL;
+        unsigned n = 0;
+
+        (void) unlink(t->path);
+        exec_sql(t->path, "PRAGMA user_version = 0");
+        for (unsigned v = 0; v < 2; v++)
+                exec_sql(t->path, store_schema_migration(v));
+        exec_sql(t->path, "PRAGMA user_version = 2;"
+                          "INSERT INTO incidents (worker, instance, cause, category, severity, error_type, message,"
+                          " opened_at, last_seen, occurrences, state)"
+                          " VALUES ('old', 1, 'failure', 'transient', 1, 'failed-exit', 'exit 1', 10, 20, 4, 'open');");
+        assert_int_equal(store_open_existing(t->path, false, &ro), 0);
+        assert_int_equal(store_list_incidents(ro, &f, check_no_probe, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(store_open_existing(t->path, true, &rw), 0);
+        assert_int_equal(store_resolve_manual(rw, 1, 4000, "uid 0", "fixed"), 0);
+        assert_int_equal(query_int(t->path, "PRAGMA user_version"), 2);
+        assert_int_equal(query_int(t->path, "SELECT count(*) FROM incidents WHERE resolution = 'manual'"), 1);
+}
+
 static void test_purge_only_old_resolved(void **state) {
         TestState *t = *state;
         Store *s = open_store(t, 0, 0, 0);
@@ -737,8 +869,8 @@ static void test_purge_only_old_resolved(void **state) {
         record(s, EVENT_CRASH, "p", 0, 100, "old, resolved");
         record(s, EVENT_CRASH, "p", 1, 100, "old, open");
         record(s, EVENT_CRASH, "p", 2, 100, "resolved recently");
-        assert_int_equal(store_resolve(s, "p", 0, CAUSE_FAILURE, RESOLUTION_AUTO, 200, "vigild", NULL), 1);
-        assert_int_equal(store_resolve(s, "p", 2, CAUSE_FAILURE, RESOLUTION_AUTO, 5000, "vigild", NULL), 1);
+        assert_int_equal(store_resolve(s, &INCIDENT_KEY("p", 0, CAUSE_FAILURE), RESOLUTION_AUTO, 200, "vigild", NULL), 1);
+        assert_int_equal(store_resolve(s, &INCIDENT_KEY("p", 2, CAUSE_FAILURE), RESOLUTION_AUTO, 5000, "vigild", NULL), 1);
         assert_int_equal(store_flush(s), 1);
 
         assert_int_equal(store_purge(s, 1000, true, &n), 0);
@@ -773,6 +905,9 @@ int main(void) {
                 T(test_corrupt_file_is_quarantined_with_wal_and_shm),
                 T(test_damaged_page_fails_quick_check_and_is_quarantined),
                 T(test_newer_schema_is_left_alone),
+                T(test_probe_incidents_are_keyed_by_probe_name),
+                T(test_open_incident_survives_migration_from_version_2),
+                T(test_reader_reads_version_2_without_migrating),
                 T(test_migrations_from_every_earlier_version),
                 T(test_purge_only_old_resolved),
         };
