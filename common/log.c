@@ -59,8 +59,8 @@ static void write_stderr(int level, const LogFields *f, const char *msg) {
 
 static int write_journal(int level, int error, const LogFields *f, const char *msg) {
         char b_msg[LOG_LINE_MAX + 16], b_prio[32], b_mid[64], b_worker[128], b_inst[48], b_old[64],
-                b_new[64], b_errno[32];
-        struct iovec iov[8];
+                b_new[64], b_errno[32], b_probe[128];
+        struct iovec iov[9];
         size_t n = 0;
 
 #define ADD(buf, ...)                                                   \
@@ -83,6 +83,8 @@ static int write_journal(int level, int error, const LogFields *f, const char *m
                 ADD(b_old, "OLD_STATE=%s", f->old_state);
         if (f->new_state)
                 ADD(b_new, "NEW_STATE=%s", f->new_state);
+        if (f->probe)
+                ADD(b_probe, "VIGIL_PROBE=%s", f->probe);
         if (error != 0)
                 ADD(b_errno, "ERRNO=%i", abs(error));
 #undef ADD

@@ -26,6 +26,10 @@ typedef enum LogTarget {
 #define LOG_MID_UNRESPONSIVE   "5f0d7c1c8a2e4b7e9a4c3f2b1d0e9a06"
 #define LOG_MID_TILT           "5f0d7c1c8a2e4b7e9a4c3f2b1d0e9a07"
 #define LOG_MID_STORE          "5f0d7c1c8a2e4b7e9a4c3f2b1d0e9a08"
+#define LOG_MID_PROBE_FIRED    "5f0d7c1c8a2e4b7e9a4c3f2b1d0e9a09" /* WARNING or CRITICAL past hysteresis */
+#define LOG_MID_PROBE_RECOVERED "5f0d7c1c8a2e4b7e9a4c3f2b1d0e9a0a"
+#define LOG_MID_PROBE_UNKNOWN  "5f0d7c1c8a2e4b7e9a4c3f2b1d0e9a0b" /* cannot run, or runs again */
+#define LOG_MID_VERDICT_DEFERRED "5f0d7c1c8a2e4b7e9a4c3f2b1d0e9a0c" /* host starved: hang verdict put off */
 
 /* Structured fields of one entry; every member is optional (NULL / -1). */
 typedef struct LogFields {
@@ -34,6 +38,7 @@ typedef struct LogFields {
         int instance;
         const char *old_state;
         const char *new_state;
+        const char *probe;
 } LogFields;
 
 #define LOG_FIELDS_NONE ((const LogFields) { .instance = -1 })

@@ -16,8 +16,11 @@
 
 /* The state of one parse: the expanded text (to map lines back to FILE:LINE) and the first
  * error, a malloc'd message the owner of the parser frees or hands on. */
+typedef struct ConfigKinds ConfigKinds;
+
 typedef struct ConfigParser {
         const ConfigSource *source;
+        const ConfigKinds *kinds;   /* the probe kinds and actions that exist; NULL: not checked */
         char *error;
 } ConfigParser;
 

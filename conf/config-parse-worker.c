@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <pwd.h>
 
+#include "config-parse-probe.h"
 #include "config-parse-worker.h"
 #include "parse-util.h"
 #include "strv.h"
@@ -366,6 +367,11 @@ static int parse_worker_breaker(ConfigParser *p, const config_setting_t *s, cons
         return config_keys_parse_group(p, s, breaker_keys, ELEMENTSOF(breaker_keys), &w->breaker);
 }
 
+/* Parsed after the other keys (see parse_worker()): the probes' checks need the cgroups mode. */
+static int parse_worker_probes_later(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *obj) {
+        return 0;
+}
+
 static const ConfigKey worker_keys[] = {
         CONFIG_KEY("name", parse_worker_name),
         CONFIG_KEY("command", parse_worker_command),
@@ -391,6 +397,7 @@ static const ConfigKey worker_keys[] = {
         CONFIG_KEY_BOOL("notify", WorkerConfig, notify),
         CONFIG_KEY_DURATION("start_timeout", WorkerConfig, start_timeout, 1, false),
         CONFIG_KEY_DURATION("watchdog", WorkerConfig, watchdog, 0, false),
+        CONFIG_KEY("probes", parse_worker_probes_later),
 };
 
 /* getpwnam(3) and getgrnam(3) report "no such entry" with any of these, depending on the NSS module. */
@@ -485,7 +492,14 @@ static int parse_worker(ConfigParser *p, const config_setting_t *g, WorkerConfig
         if (!w->argv)
                 return config_keys_fail(p, g, "missing required key \"command\"");
 
-        return worker_resolve_identity(p, g, w);
+        r = worker_resolve_identity(p, g, w);
+        if (r < 0)
+                return r;
+
+        if (config_setting_get_member(g, "probes"))
+                return config_parse_probes(p, config_setting_get_member(g, "probes"), false,
+                                           w->cgroups == CGROUP_OFF, &w->probes, &w->n_probes);
+        return 0;
 }
 
 int config_parse_workers(ConfigParser *p, const config_setting_t *s, Config *c) {

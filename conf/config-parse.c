@@ -9,6 +9,7 @@
 #include <libconfig.h>
 
 #include "config-keys.h"
+#include "config-parse-probe.h"
 #include "config-parse-worker.h"
 #include "config-parse.h"
 #include "config-source.h"
@@ -50,6 +51,29 @@ static int parse_daemon_reader_group(ConfigParser *p, const config_setting_t *s,
         return 0;
 }
 
+/* A percentage of time, "80%", or "off" (0: not looked at). */
+static int parse_daemon_percent(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *obj) {
+        const char *v = NULL;
+        char *end;
+        double d;
+        int r;
+
+        r = config_keys_expect_string(p, s, "a percentage such as \"80%\", or \"off\"", &v);
+        if (r < 0)
+                return r;
+        if (streq(v, "off")) {
+                *CONFIG_KEY_FIELD(obj, k, double) = 0;
+                return 0;
+        }
+        errno = 0;
+        d = strtod(v, &end);
+        if (end == v || errno != 0 || !streq(end, "%") || !(d > 0 && d <= 100))
+                return config_keys_fail(p, s, "expected a percentage above 0%% and at most 100%% such as \"80%%\", "
+                                        "or \"off\", got \"%s\"", v);
+        *CONFIG_KEY_FIELD(obj, k, double) = d;
+        return 0;
+}
+
 static const ConfigKey daemon_keys[] = {
         CONFIG_KEY_PATH("state_dir", DaemonConfig, state_dir),
         CONFIG_KEY_PATH("runtime_dir", DaemonConfig, runtime_dir),
@@ -60,6 +84,8 @@ static const ConfigKey daemon_keys[] = {
         CONFIG_KEY_UINT("store_queue", DaemonConfig, store_queue, 100, 10000000),
         CONFIG_KEY_DURATION("store_flush_interval", DaemonConfig, store_flush_interval, 1, false),
         CONFIG_KEY_AT("reader_group", parse_daemon_reader_group, DaemonConfig, reader_group),
+        CONFIG_KEY_AT("starved_some", parse_daemon_percent, DaemonConfig, starved_some),
+        CONFIG_KEY_AT("starved_full", parse_daemon_percent, DaemonConfig, starved_full),
 };
 
 static int parse_root(ConfigParser *p, const config_setting_t *root, Config *c) {
@@ -71,6 +97,8 @@ static int parse_root(ConfigParser *p, const config_setting_t *root, Config *c) 
         c->daemon.store_queue = CONFIG_DEFAULT_STORE_QUEUE;
         c->daemon.store_flush_interval = CONFIG_DEFAULT_STORE_FLUSH_INTERVAL;
         c->daemon.reader_gid = (gid_t) -1;
+        c->daemon.starved_some = CONFIG_DEFAULT_STARVED_SOME;
+        c->daemon.starved_full = CONFIG_DEFAULT_STARVED_FULL;
 
         for (int i = 0; i < config_setting_length(root); i++) {
                 const config_setting_t *s = config_setting_get_elem(root, (unsigned) i);
@@ -80,6 +108,8 @@ static int parse_root(ConfigParser *p, const config_setting_t *root, Config *c) 
                         r = config_keys_parse_group(p, s, daemon_keys, ELEMENTSOF(daemon_keys), &c->daemon);
                 else if (streq(name, "workers"))
                         r = config_parse_workers(p, s, c);
+                else if (streq(name, "host_probes"))
+                        r = config_parse_probes(p, s, true, false, &c->host_probes, &c->n_host_probes);
                 else
                         r = config_keys_fail(p, s, "unknown key");
                 if (r < 0)
@@ -105,11 +135,11 @@ static void config_destroyp(config_t **c) {
                 config_destroy(*c);
 }
 
-int config_parse_file(const char *path, Config **ret_config, char **reterr_message) {
+int config_parse_file(const char *path, const ConfigKinds *kinds, Config **ret_config, char **reterr_message) {
         _cleanup_(config_source_freep) ConfigSource *source = NULL;
         _cleanup_config_free_ Config *c = NULL;
         _cleanup_(config_destroyp) config_t *lc = NULL;
-        ConfigParser p = {};
+        ConfigParser p = { .kinds = kinds };
         config_t cfg;
         int r;
 

@@ -2,12 +2,15 @@
  * returned as one message "FILE:LINE: key: what is wrong" for the caller to print. */
 #pragma once
 
+#include "config-probe.h"
 #include "config.h"
 
 /* Parses and validates path completely (including every @include it names) into a fresh
  * Config. The file and every included file must not be writable by other users, must be a
  * regular file and at most CONFIG_FILE_SIZE_MAX bytes; @include of a directory is refused with
  * FILE:LINE before libconfig sees it (libconfig 1.5 would exit(2)).
+ * kinds are the probe kinds and actions that exist (main.c has the registries); NULL parses
+ * probes without judging their kinds' own keys, as a reader that needs only paths may.
  * On success returns 0 and sets *ret_config. On failure returns -errno (-EINVAL for invalid
  * content) and, if reterr_message is not NULL, sets it to a malloc'd message the caller frees. */
-int config_parse_file(const char *path, Config **ret_config, char **reterr_message);
+int config_parse_file(const char *path, const ConfigKinds *kinds, Config **ret_config, char **reterr_message);

@@ -69,6 +69,10 @@ void config_worker_done(WorkerConfig *w) {
         w->shell = mfree(w->shell);
         w->cwd = mfree(w->cwd);
         w->environment = strv_free(w->environment);
+        for (size_t i = 0; i < w->n_probes; i++)
+                probe_config_done(&w->probes[i]);
+        w->probes = mfree(w->probes);
+        w->n_probes = 0;
         for (size_t i = 0; i < ELEMENTSOF(w->output); i++)
                 w->output[i].path = mfree(w->output[i].path);
 }
@@ -80,6 +84,9 @@ Config *config_free(Config *c) {
         for (size_t i = 0; i < c->n_workers; i++)
                 config_worker_done(&c->workers[i]);
         free(c->workers);
+        for (size_t i = 0; i < c->n_host_probes; i++)
+                probe_config_done(&c->host_probes[i]);
+        free(c->host_probes);
         free(c->daemon.state_dir);
         free(c->daemon.reader_group);
         free(c->daemon.runtime_dir);

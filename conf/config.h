@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "config-probe.h"
 #include "macro.h"
 #include "time-util.h"
 
@@ -122,6 +123,9 @@ typedef struct WorkerConfig {
         bool notify;
         usec_t start_timeout;
         usec_t watchdog;          /* 0: off */
+
+        ProbeConfig *probes;      /* run per instance while it runs */
+        size_t n_probes;
 } WorkerConfig;
 
 /* TILT guard defaults: a loop late by more than the margin, or a jump between the realtime
@@ -129,6 +133,10 @@ typedef struct WorkerConfig {
  * period. */
 #define CONFIG_DEFAULT_TILT_MARGIN (1 * USEC_PER_SEC)
 #define CONFIG_DEFAULT_TILT_SETTLE (10 * USEC_PER_SEC)
+
+/* Starvation defaults (DaemonConfig.starved_*), in percent of avg10. */
+#define CONFIG_DEFAULT_STARVED_SOME 80.0
+#define CONFIG_DEFAULT_STARVED_FULL 40.0
 
 /* Incident store defaults. */
 #define CONFIG_DEFAULT_RETENTION (30 * USEC_PER_DAY)
@@ -148,6 +156,12 @@ typedef struct DaemonConfig {
         usec_t store_flush_interval;  /* no event waits longer than this to be written */
         char *reader_group;           /* group that may read the store (vigilctl); NULL: state_dir's */
         gid_t reader_gid;
+
+        /* The host is starved when any of /proc/pressure/{cpu,memory,io} has its "some" or its
+         * "full" avg10 above these (percent; 0: that line is not looked at): hang verdicts
+         * (missed WATCHDOG=1, no progress, probe timeouts) are then deferred. */
+        double starved_some;
+        double starved_full;
 } DaemonConfig;
 
 typedef struct Config {
@@ -155,6 +169,8 @@ typedef struct Config {
         DaemonConfig daemon;
         WorkerConfig *workers;
         size_t n_workers;
+        ProbeConfig *host_probes;
+        size_t n_host_probes;
 } Config;
 
 /* Frees a Config and everything it owns. Accepts NULL, returns NULL. Non-logging. */

@@ -6,6 +6,10 @@
 #include "config-parse.h"
 #include "log.h"
 #include "manager.h"
+#include "probe.h"
+
+/* What the config may name: the probe kinds of probes/'s registry. */
+static const ConfigKinds probe_kinds = { .probe_kind_at = probe_kind_spec_at };
 
 static const char *arg_config = NULL;
 static const char *arg_runtime_dir = NULL;
@@ -129,7 +133,7 @@ int main(int argc, char *argv[]) {
         log_setup(arg_foreground || arg_check ? LOG_TARGET_STDERR : LOG_TARGET_AUTO,
                   arg_verbose ? LOG_DEBUG : LOG_INFO);
 
-        r = config_parse_file(arg_config, &config, &error);
+        r = config_parse_file(arg_config, &probe_kinds, &config, &error);
         if (r < 0) {
                 if (error)
                         fprintf(stderr, "%s\n", error);

@@ -129,7 +129,7 @@ static Fake *fake_new(const char *worker_settings) {
                 worker_settings);
         assert_int_equal(fclose(file), 0);
         assert_int_equal(chmod(path, 0600), 0);
-        if (config_parse_file(path, &f->config, &error) < 0) {
+        if (config_parse_file(path, NULL, &f->config, &error) < 0) {
                 print_error("config: %s\n", strna(error));
                 fail();
         }
