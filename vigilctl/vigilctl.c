@@ -38,7 +38,7 @@ static int find_paths(Paths *ret) {
         /* The default configuration may be absent (the defaults then apply); a named one must
          * be there and valid. --db needs no configuration at all. */
         if (!arg_db && (arg_config || access(path, F_OK) >= 0)) {
-                r = config_parse_file(path, &config, &error);
+                r = config_parse_file(path, NULL, &config, &error);
                 if (r < 0)
                         return vigilctl_format_fail(r, "%s", error ?: strerror(-r));
                 state_dir = config->daemon.state_dir;
