@@ -46,3 +46,34 @@ void fputs_json_string(const char *s, FILE *f) {
                         fputc(*p, f);
         fputc('"', f);
 }
+
+size_t json_escape(char *buf, size_t size, const char *s) {
+        size_t n = 0;
+
+        if (size < 3) {
+                if (size > 0)
+                        buf[0] = 0;
+                return 0;
+        }
+        buf[n++] = '"';
+        for (const unsigned char *p = (const unsigned char *) (s ? s : ""); *p; p++) {
+                char e[8];
+                size_t l;
+
+                if (*p == '"' || *p == '\\')
+                        l = (size_t) snprintf(e, sizeof e, "\\%c", *p);
+                else if (is_control(*p))
+                        l = (size_t) snprintf(e, sizeof e, "\\u%04x", *p);
+                else {
+                        e[0] = (char) *p;
+                        l = 1;
+                }
+                if (n + l + 2 > size)   /* room for the closing quote and the NUL */
+                        break;
+                memcpy(buf + n, e, l);
+                n += l;
+        }
+        buf[n++] = '"';
+        buf[n] = 0;
+        return n;
+}

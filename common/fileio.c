@@ -290,3 +290,34 @@ int mkdir_p(const char *path, mode_t mode) {
                 return -errno;
         return 0;
 }
+
+ssize_t read_small_file(const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = -EBADF;
+        size_t n = 0;
+
+        assert(path);
+        assert(buf);
+        assert(size > 0);
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        /* Pseudo-files may answer in pieces: read until EOF, one byte past the room to tell a
+         * file that does not fit. */
+        for (;;) {
+                ssize_t k = read(fd, buf + n, size - n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n >= size)
+                        return -EFBIG;
+        }
+        buf[n] = 0;
+        return (ssize_t) n;
+}

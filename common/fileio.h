@@ -19,6 +19,10 @@ int write_string_fileat(int dirfd, const char *path, const char *s);
  * ret_size is optional. */
 int read_full_file(const char *path, size_t max, char **ret_contents, size_t *ret_size);
 
+/* Reads a whole small file (a pseudo-file of /proc or cgroupfs) into buf, NUL-terminated,
+ * without allocating: the number of bytes read, or -EFBIG if it holds size - 1 bytes or more. */
+ssize_t read_small_file(const char *path, char *buf, size_t size);
+
 /* In a "key value" per line file (cgroup.events, memory.events, cpu.stat) of at most 64 KiB,
  * the decimal value of the first line whose first word is key. -ENOENT when no line has that
  * key, -EINVAL for a value that is not a plain decimal number, -ERANGE above UINT64_MAX. */

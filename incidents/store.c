@@ -409,6 +409,10 @@ static IncidentState state_after(IncidentState old, EventKind kind) {
                 return old;   /* until resolved */
         if (IN_SET(kind, EVENT_STORE_OUTAGE, EVENT_STORE_QUARANTINED))
                 return INCIDENT_OPEN;
+        /* A probe's finding stays open until an action on it is under way (or it recovers);
+         * a deferred verdict changes nothing. */
+        if (IN_SET(kind, EVENT_PROBE_WARNING, EVENT_PROBE_CRITICAL, EVENT_PROBE_UNKNOWN, EVENT_VERDICT_DEFERRED))
+                return old;
         return INCIDENT_MITIGATING;   /* vigild restarts or retries */
 }
 

@@ -18,7 +18,7 @@ static const char *const probe_status_table[_PROBE_STATUS_MAX] = {
 };
 DEFINE_STRING_TABLE_LOOKUP(probe_status, ProbeStatus);
 
-int probe_check_init(ProbeCheck *c, const ProbeOps *ops, const ProbeConfig *config, sd_event *event,
+int probe_check_init(ProbeCheck *c, const ProbeOps *ops, const ProbeConfig *config, const ProbeEnv *env,
                      ProbeCheckDone done, void *userdata) {
         assert(c);
         assert(ops);
@@ -28,7 +28,7 @@ int probe_check_init(ProbeCheck *c, const ProbeOps *ops, const ProbeConfig *conf
                 .ops = ops,
                 .config = config,
                 .settings = config->settings,
-                .event = event,
+                .env = env,
                 .done = done,
                 .userdata = userdata,
         };

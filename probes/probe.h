@@ -72,6 +72,18 @@ typedef struct ProbeTarget {
         const ProbeReports *reports; /* NULL for the host */
 } ProbeTarget;
 
+/* What the daemon lends every probe: the loop, where the host's pressure is read, and the care
+ * of child processes. vigild reaps any child it does not know; a kind that starts a command
+ * registers its pid here first, so that the daemon leaves the reaping to it (and, should it
+ * meet the end first, calls reap(reap_userdata), which must reap without blocking). */
+typedef struct ProbeEnv {
+        sd_event *event;
+        const char *pressure_dir;   /* "/proc/pressure", or a test's stand-in */
+        int (*child_watch)(void *userdata, pid_t pid, void (*reap)(void *reap_userdata), void *reap_userdata);
+        void (*child_unwatch)(void *userdata, pid_t pid);
+        void *userdata;
+} ProbeEnv;
+
 typedef struct ProbeCheck ProbeCheck;
 typedef void (*ProbeCheckDone)(ProbeCheck *c, const ProbeResult *r, void *userdata);
 
@@ -80,7 +92,7 @@ struct ProbeCheck {
         const struct ProbeOps *ops;
         const ProbeConfig *config;
         const void *settings;       /* config->settings: the kind's keys */
-        sd_event *event;
+        const ProbeEnv *env;        /* borrowed; outlives the check */
         void *state;                /* ops->state_size bytes kept between samples, zeroed at first */
         bool pending;               /* a sample is under way (check() returned 1) */
         ProbeCheckDone done;
@@ -108,7 +120,7 @@ typedef struct ProbeOps {
 } ProbeOps;
 
 /* Prepares c for ops and config (allocating its state); -ENOMEM. */
-int probe_check_init(ProbeCheck *c, const ProbeOps *ops, const ProbeConfig *config, sd_event *event,
+int probe_check_init(ProbeCheck *c, const ProbeOps *ops, const ProbeConfig *config, const ProbeEnv *env,
                      ProbeCheckDone done, void *userdata);
 /* Cancels a sample under way and frees the state. Idempotent. */
 void probe_check_release(ProbeCheck *c);

@@ -11,6 +11,7 @@
 #include "cgroup.h"
 #include "hashmap.h"
 #include "instance-state.h"
+#include "probe.h"
 #include "recorder.h"
 #include "time-util.h"
 
@@ -22,6 +23,7 @@ typedef struct SupervisorContext {
         const CgroupRoot *cgroup_root; /* NULL: no cgroups, process groups only */
         const char *notify_env;        /* "NOTIFY_SOCKET=PATH" for workers; NULL: none */
         bool journal_stream;           /* journald's stdout stream socket exists */
+        const ProbeEnv *probe_env;     /* what probes are lent: loop, pressure, child care */
 
         /* pid of a live main process -> Instance, and cgroup path -> Instance, kept by
          * instance.c as pids and cgroups come and go. Sized by their owner for every instance,
@@ -34,8 +36,10 @@ typedef struct SupervisorContext {
         /* An instance changed state (once per change, after it): counts, STATUS=, "all
          * stopped?". */
         void (*state_changed)(void *userdata, Instance *i, InstanceState old);
-        /* A timeout verdict due at `due` is about to be given: false while the TILT guard
-         * distrusts the observation, with the end of the suspension in *ret_until. */
-        bool (*verdict_allowed)(void *userdata, usec_t due, usec_t *ret_until);
+        /* A hang verdict (a missed READY=1 or WATCHDOG=1, a probe timeout, no progress) due at
+         * `due` is about to be given: false while it cannot be trusted, because the TILT guard
+         * distrusts the observation or the host is starved (pressure), with the time to ask
+         * again in *ret_until and why in why (why_size bytes, a short phrase). */
+        bool (*verdict_allowed)(void *userdata, usec_t due, usec_t *ret_until, char *why, size_t why_size);
         void *userdata;
 } SupervisorContext;

@@ -136,6 +136,12 @@ bool hooks_store_off(void) {
         return v && streq(v, "1");
 }
 
+const char *hooks_pressure_dir(void) {
+        const char *v = getenv("VIGIL_TEST_PRESSURE_DIR");
+
+        return v && v[0] ? v : NULL;
+}
+
 void hooks_reset(void) {
         spawn_fault_worker = mfree(spawn_fault_worker);
         spawn_fault_errno = 0;

@@ -7,6 +7,9 @@
  *                                             a test can act inside it deterministically.
  *   VIGIL_TEST_STALL_MS=N                     SIGUSR2 makes vigild hold its loop for N ms, as a
  *                                             starved or frozen host would.
+ *   VIGIL_TEST_PRESSURE_DIR=DIR               host pressure (PSI) is read from DIR/cpu,
+ *                                             DIR/memory and DIR/io instead of /proc/pressure,
+ *                                             so a test can starve the host on paper.
  * Non-logging. */
 #pragma once
 
@@ -36,6 +39,9 @@ void hooks_store_committed(const Store *s);
 /* VIGIL_TEST_STORE_OFF=1: vigild runs without an incident store (the benchmark's "store
  * off" baseline). */
 bool hooks_store_off(void);
+
+/* VIGIL_TEST_PRESSURE_DIR, or NULL. */
+const char *hooks_pressure_dir(void);
 #else
 static inline int hooks_spawn_fault(const char *worker) {
         return 0;
@@ -53,5 +59,9 @@ static inline void hooks_store_committed(const Store *s) {
 
 static inline bool hooks_store_off(void) {
         return false;
+}
+
+static inline const char *hooks_pressure_dir(void) {
+        return NULL;
 }
 #endif

@@ -1,9 +1,10 @@
 /* What the files of the instance state machine share and nothing else includes: instance.c
  * (states, verbs, dispatchers), instance-notify.c (what notify messages mean for the instance),
- * instance-process.c (the processes) and instance-record.c (the incident store). The log
- * macros, the timer slack, and each file's functions that another of them calls. Calls go one
- * way: instance-notify.c calls instance.c, instance.c calls instance-process.c and
- * instance-record.c, and these two call nothing of the others. */
+ * instance-process.c (the processes), instance-record.c (the incident store) and
+ * instance-probes.c (its probe runs). The log macros, the timer slack, and each file's
+ * functions that another of them calls. Calls go one way: instance-notify.c calls instance.c,
+ * instance.c calls instance-process.c, instance-record.c and instance-probes.c, and these call
+ * nothing of the others. */
 #pragma once
 
 #include <stdbool.h>
@@ -44,6 +45,16 @@ void instance_enter_fatal_resources(Instance *i, int error, const char *what);
 
 /* (Re)arms the watchdog: WATCHDOG=1 must come within watchdog_usec of `from`. */
 int instance_arm_watchdog(Instance *i, usec_t from);
+
+/* ---- instance-probes.c ---- */
+
+/* Makes a ProbeRun for each probe of the worker (STOPPED); -ENOMEM, leaving those made so far
+ * for instance_probes_free(). */
+int instance_probes_new(Instance *i);
+void instance_probes_free(Instance *i);
+
+/* The instance went from old to its current state: its probes sample while it is RUNNING. */
+void instance_probes_follow_state(Instance *i, InstanceState old);
 
 /* ---- instance-process.c ---- */
 

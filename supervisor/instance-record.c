@@ -45,6 +45,20 @@ void instance_record_restart(Instance *i, bool trial) {
         recorder_action(r, &i->failure_key, "restart", details);
 }
 
+void instance_record_deferred(Instance *i, const char *message) {
+        Recorder *r = i->ctx->recorder;
+
+        /* A step in the story of an incident that is open; without one, the journal has it. */
+        if (!recorder_has_open(r, &i->failure_key))
+                return;
+        (void) recorder_event(r, &i->failure_key, &(const StoreEvent) {
+                .kind = EVENT_VERDICT_DEFERRED,
+                .severity = _SEVERITY_INVALID,
+                .category = _CATEGORY_INVALID,
+                .message = message,
+        });
+}
+
 void instance_record_state(Instance *i) {
         recorder_save_instance_state(i->ctx->recorder, i->config->name, i->index,
                                      &(const StoreInstanceState) { .backoff_level = i->restarts,

@@ -24,3 +24,6 @@ void instance_record_stable(Instance *i, const char *note);
 
 /* Saves the backoff level and deaths, so that a restarted vigild goes on with them. */
 void instance_record_state(Instance *i);
+
+/* A hang verdict was put off (message says why): a step of the open failure incident, if any. */
+void instance_record_deferred(Instance *i, const char *message);

@@ -78,6 +78,11 @@ int instance_new(const SupervisorContext *ctx, const WorkerConfig *config, Crash
         };
         if (asprintf(&i->name, "%s:%u", config->name, index) < 0)
                 return -ENOMEM;
+        if (instance_probes_new(i) < 0) {
+                instance_probes_free(i);
+                free(i->name);
+                return -ENOMEM;
+        }
 
         *ret = TAKE_PTR(i);
         return 0;
@@ -88,6 +93,7 @@ Instance *instance_free(Instance *i) {
                 return NULL;
 
         assert(!i->main_alive);
+        instance_probes_free(i);
         sd_event_source_disable_unref(i->timer);
         sd_event_source_disable_unref(i->stable_timer);
         sd_event_source_disable_unref(i->trial_timer);
@@ -194,6 +200,7 @@ static void instance_set_state(Instance *i, InstanceState state, const char *rea
         log_instance_full(i, state_log_level(state, i), LOG_MID_INSTANCE_STATE, instance_state_to_string(old),
                           instance_state_to_string(state), "%s -> %s%s%s%s", instance_state_to_string(old),
                           instance_state_to_string(state), reason[0] ? " (" : "", reason, reason[0] ? ")" : "");
+        instance_probes_follow_state(i, old);
 
         i->ctx->state_changed(i->ctx->userdata, i, old);
 }
@@ -293,14 +300,16 @@ int instance_arm_watchdog(Instance *i, usec_t from) {
 static void instance_judge_timeout(Instance *i, ExitVerdict verdict, usec_t due, sd_event_source **timer,
                                    usec_t interval, sd_event_time_handler_t handler) {
         const char *what = verdict == EXIT_VERDICT_WATCHDOG ? "watchdog" : "start timeout";
-        char d[FORMAT_DURATION_MAX];
+        char d[FORMAT_DURATION_MAX], why[256] = "", msg[512];
         usec_t until;
         int r;
 
-        if (!i->ctx->verdict_allowed(i->ctx->userdata, due, &until)) {
-                log_instance(i, LOG_NOTICE, "%s verdict suspended by TILT, checking again in %s", what,
-                             format_duration_approx(d, sizeof(d), until - now(CLOCK_MONOTONIC) + interval,
-                                                    USEC_PER_MSEC));
+        if (!i->ctx->verdict_allowed(i->ctx->userdata, due, &until, why, sizeof why)) {
+                (void) snprintf(msg, sizeof msg, "%s verdict deferred (%s), checking again in %s", what, why,
+                                format_duration_approx(d, sizeof(d), until - now(CLOCK_MONOTONIC) + interval,
+                                                       USEC_PER_MSEC));
+                log_instance_full(i, LOG_WARNING, LOG_MID_VERDICT_DEFERRED, NULL, NULL, "%s", msg);
+                instance_record_deferred(i, msg);
                 r = instance_arm_timer(i, timer, usec_add(until, interval), ACCURACY_TIMEOUT_USEC, handler);
                 if (r < 0)
                         instance_enter_fatal_resources(i, r, what);

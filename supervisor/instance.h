@@ -19,6 +19,7 @@
 #include "macro.h"
 #include "notify.h"
 #include "output.h"
+#include "probe-run.h"
 #include "ratelimit.h"
 #include "store.h"
 #include "time-util.h"
@@ -83,6 +84,11 @@ struct Instance {
         char status_text[NOTIFY_STATUS_MAX]; /* the worker's last STATUS= */
         int worker_errno;            /* the worker's last ERRNO=, 0 if none */
         OutputPipe *output;          /* worker output forwarded to stderr without journald */
+
+        /* Probes: one run per probe of the worker, and what the worker reports for them. */
+        ProbeRun **probes;
+        size_t n_probes;
+        ProbeReports reports;
 };
 
 /* Allocates instance `index` of the worker `config`, STOPPED with want_up false, with its

@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "hooks.h"
 #include "log.h"
+#include "manager-probes.h"
 #include "manager.h"
 #include "notify.h"
 #include "parse-util.h"
@@ -103,7 +104,7 @@ static int signal_orphans(Manager *m, int sig) {
         if (r < 0)
                 return log_warning_errno(r, "cannot list vigild's children: %m");
         for (size_t k = 0; k < n; k++) {
-                if (instance_by_pid(m, pids[k]))
+                if (instance_by_pid(m, pids[k]) || manager_probes_owns_child(m, pids[k]))
                         continue;
                 if (kill(pids[k], sig) >= 0)
                         count++;
@@ -205,6 +206,11 @@ static void reap_orphans(Manager *m) {
                                 break;   /* not reaped (logged): do not spin on it */
                         continue;
                 }
+                if (manager_probes_reap_child(m, si.si_pid)) {
+                        if (manager_probes_owns_child(m, si.si_pid))
+                                break;   /* its probe could not reap it: do not spin on it */
+                        continue;
+                }
                 if (waitid(P_PID, si.si_pid, &si, WEXITED | WNOHANG) < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -230,7 +236,8 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *ssi, vo
          * merged into it. From an instance's main process it is explained: its pidfd reaps it.
          * But an orphan may have ended under the same signal, so a sweep follows within
          * ORPHAN_SWEEP_USEC: once per second at most, however many children end. */
-        if (m->state != MANAGER_REAPING && instance_by_pid(m, (pid_t) ssi->ssi_pid)) {
+        if (m->state != MANAGER_REAPING &&
+            (instance_by_pid(m, (pid_t) ssi->ssi_pid) || manager_probes_owns_child(m, (pid_t) ssi->ssi_pid))) {
                 if (sd_event_source_get_enabled(m->orphan_sweep, NULL) > 0)
                         return 0;
                 r = sd_event_source_set_time_relative(m->orphan_sweep, ORPHAN_SWEEP_USEC);
@@ -250,6 +257,7 @@ static void manager_stop(Manager *m, const char *why) {
         log_notice("%s: stopping all workers", why);
         upstream_stopping(m->upstream);
         manager_set_state(m, MANAGER_STOPPING);
+        manager_probes_stop(m);
         /* Instances report idleness as they stop; judge only once every one was asked. */
         m->stopping_all = true;
         for (size_t k = 0; k < m->n_workers; k++)
@@ -336,7 +344,7 @@ static int on_status(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-static bool manager_verdict_allowed(Manager *m, usec_t due, usec_t *ret_until) {
+static bool manager_verdict_allowed(Manager *m, usec_t due, usec_t *ret_until, char *why, size_t why_size) {
         usec_t t = now(CLOCK_MONOTONIC), amount = 0;
         char a[FORMAT_DURATION_MAX], b[FORMAT_DURATION_MAX];
         TiltCause cause;
@@ -349,9 +357,22 @@ static bool manager_verdict_allowed(Manager *m, usec_t due, usec_t *ret_until) {
                                     cause == TILT_LATE ? "vigild's loop ran late by" : "the clock jumped by",
                                     format_duration_approx(a, sizeof(a), amount, USEC_PER_MSEC),
                                     format_duration_approx(b, sizeof(b), m->tilt.settle, USEC_PER_MSEC));
+        if (tilt_active(&m->tilt, t)) {
+                if (ret_until)
+                        *ret_until = MAX(m->tilt.until, t);
+                if (why)
+                        (void) snprintf(why, why_size, "TILT");
+                return false;
+        }
+        /* A starved host must not look like a thousand hung workers. */
+        if (manager_probes_host_starved(m, why, why_size)) {
+                if (ret_until)
+                        *ret_until = t;
+                return false;
+        }
         if (ret_until)
-                *ret_until = MAX(m->tilt.until, t);
-        return !tilt_active(&m->tilt, t);
+                *ret_until = t;
+        return true;
 }
 
 /* ---------------------------------------------------------------------------------------- *
@@ -374,8 +395,8 @@ static void ctx_state_changed(void *userdata, Instance *i, InstanceState old) {
                 manager_check_stopped(m);
 }
 
-static bool ctx_verdict_allowed(void *userdata, usec_t due, usec_t *ret_until) {
-        return manager_verdict_allowed(userdata, due, ret_until);
+static bool ctx_verdict_allowed(void *userdata, usec_t due, usec_t *ret_until, char *why, size_t why_size) {
+        return manager_verdict_allowed(userdata, due, ret_until, why, why_size);
 }
 
 #ifdef VIGIL_TEST_HOOKS
@@ -501,8 +522,14 @@ int manager_new(Config *config, Manager **ret) {
                 r = log_error_errno(-ENOMEM, "out of memory");
                 goto fail;
         }
+        r = manager_probes_setup(m);
+        if (r < 0) {
+                log_error_errno(r, "out of memory");
+                goto fail;
+        }
         m->ctx = (SupervisorContext) {
                 .event = m->event,
+                .probe_env = &m->probe_env,
                 .by_pid = m->by_pid,
                 .by_cgroup = m->by_cgroup,
                 .stopping = ctx_stopping,
@@ -533,6 +560,7 @@ Manager *manager_free(Manager *m) {
         for (size_t k = 0; k < m->n_workers; k++)
                 worker_free(m->workers[k]);
         free(m->workers);
+        manager_probes_free(m);
         sd_event_source_disable_unref(m->sigchld_source);
         sd_event_source_disable_unref(m->sigterm_source);
         sd_event_source_disable_unref(m->sigint_source);
@@ -709,6 +737,9 @@ int manager_startup(Manager *m) {
         }
 
         manager_set_state(m, MANAGER_RUNNING);
+        r = manager_probes_start(m);
+        if (r < 0)
+                return r;
         for (size_t k = 0; k < m->n_workers; k++) {
                 worker_start(m->workers[k]);
                 n_instances += m->workers[k]->n_instances;

@@ -64,6 +64,16 @@ typedef struct Manager {
         Tilt tilt;
         bool journal_stream;         /* journald's stdout stream socket exists */
         sd_event_source *stall_source;  /* test hooks: SIGUSR2 holds the loop */
+
+        /* Probes (manager-probes.c): what they are lent, the pids of their children (pid ->
+         * who reaps it), the host probes, and the last reading of the host's pressure. */
+        ProbeEnv probe_env;
+        Hashmap *probe_children;
+        ProbeRun **host_probes;
+        size_t n_host_probes;
+        usec_t starved_checked_at;
+        bool starved;
+        char starved_why[128];
 } Manager;
 
 /* Creates a manager that takes ownership of config (even on failure). Blocks the signals it

@@ -430,12 +430,14 @@ Severity recorder_event(Recorder *r, const IncidentKey *k, const StoreEvent *e) 
         int q;
 
         assert(k);
-        assert(event_kind_cause(e->kind) == k->cause);
+        /* A deferred verdict is a step of whichever incident it is recorded under. */
+        assert(event_kind_cause(e->kind) == k->cause || (e->kind == EVENT_VERDICT_DEFERRED && k->probe));
 
         if (!r)
                 return e->severity >= 0 ? e->severity : event_kind_severity(e->kind);
         keyed.worker = k->worker;
         keyed.instance = k->instance;
+        keyed.probe = k->probe;
         q = store_record(r->store, &keyed, &sev);
         if (q < 0) {
                 log_store(LOG_ERR, q, "cannot record a %s event: %m", event_kind_to_string(e->kind));

@@ -51,11 +51,28 @@ static void test_json(void **state) {
         check(fputs_json_string, NULL, "\"\"");
 }
 
+static void test_json_into_a_buffer_stays_json_when_cut(void **state) {
+        char buf[16];
+
+        assert_int_equal(json_escape(buf, sizeof buf, "a\"b"), 6);
+        assert_string_equal(buf, "\"a\\\"b\"");
+        /* Cut short: still quoted, never half an escape. */
+        assert_int_equal(json_escape(buf, 8, "\x01\x02"), 2);
+        assert_string_equal(buf, "\"\"");
+        (void) json_escape(buf, 9, "\x01\x02");
+        assert_string_equal(buf, "\"\\u0001\"");
+        (void) json_escape(buf, sizeof buf, "0123456789abcdefgh");
+        assert_string_equal(buf, "\"0123456789abc\"");
+        assert_int_equal(json_escape(buf, 2, "x"), 0);
+        assert_string_equal(buf, "");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_terminal),
                 cmocka_unit_test(test_csv),
                 cmocka_unit_test(test_json),
+                cmocka_unit_test(test_json_into_a_buffer_stays_json_when_cut),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

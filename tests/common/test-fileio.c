@@ -183,6 +183,21 @@ static void test_read_full_file_refuses_more_than_max(void **state) {
         assert_string_equal(contents, "0123456789");
 }
 
+static void test_read_small_file_fits_or_refuses(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *p = path_in(f, "ten");
+        char buf[11], small[10];
+
+        create_file(p, "0123456789", 0644);
+        assert_int_equal(read_small_file(p, buf, sizeof buf), 10);
+        assert_string_equal(buf, "0123456789");
+        assert_int_equal(read_small_file(p, small, sizeof small), -EFBIG);
+        assert_int_equal(read_small_file(f->dir, buf, sizeof buf), -EISDIR);
+        assert_int_equal(read_small_file("/nonexistent/x", buf, sizeof buf), -ENOENT);
+        /* A pseudo-file that reports no size. */
+        assert_true(read_small_file("/proc/self/stat", buf, sizeof buf) == -EFBIG);
+}
+
 static void test_read_full_file_reads_large_files(void **state) {
         Fixture *f = *state;
         _cleanup_free_ char *p = path_in(f, "large");
@@ -467,6 +482,7 @@ int main(void) {
                 T(test_write_string_fileat_is_relative_to_dirfd),
                 T(test_write_string_file_to_directory_fails),
                 T(test_read_full_file_refuses_more_than_max),
+                T(test_read_small_file_fits_or_refuses),
                 T(test_read_full_file_reads_large_files),
                 T(test_read_full_file_of_empty_file),
                 T(test_read_full_file_of_pseudo_file),

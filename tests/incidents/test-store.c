@@ -785,6 +785,8 @@ static void test_probe_incidents_are_keyed_by_probe_name(void **state) {
         assert_int_equal(query_int(t->path, "SELECT count(*) FROM events e JOIN incidents i ON i.id = e.incident_id"
                                             " WHERE i.probe = 'memory' AND i.cause = 'probe'"), 3);
         assert_int_equal(query_int(t->path, "SELECT count(*) FROM incidents WHERE probe IS NULL"), 1);
+        /* No action is under way on a probe's finding: open, not mitigating. */
+        assert_int_equal(query_int(t->path, "SELECT count(*) FROM incidents WHERE probe = 'fds' AND state = 'open'"), 1);
 
         /* A restarted store adopts the open probe incidents by their full key. */
         store_free(t->store);

@@ -69,7 +69,7 @@ fi
 frozen_pings=$(ping_count "$T/frozen.stamps")
 
 wait_for_log "TILT: vigild's loop ran late by [0-9][0-9a-z.]*; timeout verdicts suspended for 3s"
-wait_for_log 'frozen:0: watchdog verdict suspended by TILT, checking again in [0-9][0-9a-z.]*$'
+wait_for_log 'frozen:0: watchdog verdict deferred \(TILT\), checking again in [0-9][0-9a-z.]*$'
 tilt_line=$(grep -n -m 1 'TILT: ' "$VIGILD_LOG" | cut -d: -f1)
 
 # hang is still judged, twice more after the TILT line: the first of those verdicts cannot come
