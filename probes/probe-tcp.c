@@ -4,8 +4,9 @@
  * literal or "localhost" (127.0.0.1), parsed once at config time: a name would have to be
  * resolved, and resolving can block the loop, so names are refused. Connected: OK, judged on
  * the connect time (value and threshold in milliseconds); refused or unreachable: CRITICAL
- * with the error; no answer at all: the runner's timeout (CRITICAL, a hang). Owns the socket
- * and its io source while a sample is under way, nothing in between. Non-logging. */
+ * with the error; no answer at all: CRITICAL and a hang, judged by our own timer just before
+ * the runner's timeout (the backstop) so that the result names the address. Owns the socket,
+ * its io source and the timer while a sample is under way, nothing in between. Non-logging. */
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -13,10 +14,14 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "parse-util.h"
 #include "probe-tcp.h"
 
 /* "[ffff:...:ffff]:65535" */
 #define TCP_ENDPOINT_MAX (INET6_ADDRSTRLEN + 8)
+
+/* Silence is judged at the timeout less a tenth of it, less this at most. */
+#define TCP_TIMEOUT_MARGIN_MAX (250 * USEC_PER_MSEC)
 
 typedef union TcpAddress {
         struct sockaddr sa;
@@ -32,8 +37,9 @@ typedef struct TcpSettings {
 
 /* What a sample under way holds; nothing between samples. */
 typedef struct TcpState {
-        sd_event_source *io;  /* owns the connecting socket */
-        usec_t started;       /* CLOCK_MONOTONIC of the connect() */
+        sd_event_source *io;     /* owns the connecting socket */
+        sd_event_source *timer;  /* our deadline, just before the runner's */
+        usec_t started;          /* CLOCK_MONOTONIC of the connect() */
 } TcpState;
 
 static void tcp_settings_init(void *settings) {
@@ -152,22 +158,49 @@ static void tcp_judge(const ProbeCheck *c, int error, usec_t elapsed, ProbeResul
         probe_result_evidence(r, "\"address\":\"%s\",\"port\":%u,\"connect_ms\":%.3f", address, s->port, ms);
 }
 
-static int on_connect(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
-        ProbeCheck *c = userdata;
+/* The result of a connect that had no answer after elapsed: a hang. */
+static void tcp_judge_silence(const ProbeCheck *c, usec_t elapsed, ProbeResult *r) {
+        const TcpSettings *s = c->settings;
+        char address[INET6_ADDRSTRLEN], endpoint[TCP_ENDPOINT_MAX], d[FORMAT_DURATION_MAX];
+
+        tcp_format(s, address, sizeof address, endpoint, sizeof endpoint);
+        r->status = PROBE_CRITICAL;
+        r->hang = true;
+        probe_result_message(r, "%s: connect: no answer within %s", endpoint,
+                             format_duration_approx(d, sizeof d, elapsed, USEC_PER_MSEC));
+        probe_result_evidence(r, "\"address\":\"%s\",\"port\":%u,\"connect_ms\":%.3f,\"error\":\"no answer\"",
+                              address, s->port, (double) elapsed / (double) USEC_PER_MSEC);
+}
+
+/* Ends the sample under way: the socket and the timer go before the runner hears of it. */
+static void tcp_finish(ProbeCheck *c, int error, bool timed_out) {
         TcpState *st = c->state;
         usec_t elapsed = usec_sub_unsigned(now(CLOCK_MONOTONIC), st->started);
+        ProbeResult r;
+
+        st->io = sd_event_source_disable_unref(st->io);
+        st->timer = sd_event_source_disable_unref(st->timer);
+
+        probe_result_init(&r);
+        if (timed_out)
+                tcp_judge_silence(c, elapsed, &r);
+        else
+                tcp_judge(c, error, elapsed, &r);
+        probe_check_done(c, &r);
+}
+
+static int on_connect(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
         socklen_t len = sizeof(int);
         int error = 0;
-        ProbeResult r;
 
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
                 error = errno;
-        /* Closes the socket; the state is clean before the runner hears of the result. */
-        st->io = sd_event_source_disable_unref(st->io);
+        tcp_finish(userdata, error, false);
+        return 0;
+}
 
-        probe_result_init(&r);
-        tcp_judge(c, error, elapsed, &r);
-        probe_check_done(c, &r);
+static int on_timeout(sd_event_source *source, uint64_t usec, void *userdata) {
+        tcp_finish(userdata, 0, true);
         return 0;
 }
 
@@ -175,12 +208,13 @@ static int tcp_check(ProbeCheck *c, const ProbeTarget *t, ProbeResult *ret) {
         const TcpSettings *s = c->settings;
         TcpState *st = c->state;
         _cleanup_close_ int fd = -EBADF;
+        usec_t timeout = c->config->timeout;
         TcpAddress a;
         socklen_t len = tcp_address(s, &a);
         int r;
 
         assert(c->env && c->env->event);
-        assert(!st->io);
+        assert(!st->io && !st->timer);
 
         fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
         if (fd < 0)
@@ -208,6 +242,17 @@ static int tcp_check(ProbeCheck *c, const ProbeTarget *t, ProbeResult *ret) {
         }
         TAKE_FD(fd);
         (void) sd_event_source_set_description(st->io, "probe-tcp");
+
+        /* Our own deadline, a little before the runner's, so that silence is reported with the
+         * address it came from; the runner's timeout remains the backstop. */
+        r = sd_event_add_time(c->env->event, &st->timer, CLOCK_MONOTONIC,
+                              usec_add(st->started, timeout - MIN(timeout / 10, TCP_TIMEOUT_MARGIN_MAX)),
+                              USEC_PER_MSEC, on_timeout, c);
+        if (r < 0) {
+                st->io = sd_event_source_disable_unref(st->io);
+                return r;
+        }
+        (void) sd_event_source_set_description(st->timer, "probe-tcp-timeout");
         return 1;
 }
 
@@ -215,6 +260,7 @@ static void tcp_cancel(ProbeCheck *c) {
         TcpState *st = c->state;
 
         st->io = sd_event_source_disable_unref(st->io);
+        st->timer = sd_event_source_disable_unref(st->timer);
 }
 
 const ProbeOps probe_tcp_ops = {

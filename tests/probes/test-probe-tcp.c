@@ -1,12 +1,14 @@
 /* The tcp probe against real loopback sockets, driven by an sd_event loop as the daemon
  * drives it: a listener accepts (OK, with the connect time in ms against a duration
- * threshold), a closed port refuses (CRITICAL, not a hang), a worker's probe defaults to
+ * threshold), a closed port refuses (CRITICAL, not a hang), a listener whose accept queue is
+ * full never answers (CRITICAL and a hang, before the timeout), a worker's probe defaults to
  * 127.0.0.1, ::1 works where lo has IPv6, and a cancelled sample leaves no descriptor and
  * never answers. Also the config checks: port and host required, the address numeric. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,7 +71,7 @@ static void assert_error(const char *probe, const char *want) {
 
 /* A listening socket on the loopback address of family, on a free port; connections are
  * completed by the kernel and never accepted. */
-static int listener(int family, unsigned *ret_port) {
+static int listener_backlog(int family, int backlog, unsigned *ret_port) {
         union {
                 struct sockaddr sa;
                 struct sockaddr_in in;
@@ -85,7 +87,7 @@ static int listener(int family, unsigned *ret_port) {
         fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
-        if (bind(fd, &a.sa, len) < 0 || listen(fd, 16) < 0 || getsockname(fd, &a.sa, &len) < 0) {
+        if (bind(fd, &a.sa, len) < 0 || listen(fd, backlog) < 0 || getsockname(fd, &a.sa, &len) < 0) {
                 int r = -errno;
 
                 close(fd);
@@ -93,6 +95,10 @@ static int listener(int family, unsigned *ret_port) {
         }
         *ret_port = ntohs(family == AF_INET6 ? a.in6.sin6_port : a.in.sin_port);
         return fd;
+}
+
+static int listener(int family, unsigned *ret_port) {
+        return listener_backlog(family, 16, ret_port);
 }
 
 typedef struct Outcome {
@@ -225,6 +231,55 @@ static void test_closed_port_is_refused_and_critical(void **state) {
         config_free(c);
 }
 
+static void test_silence_is_a_hang_before_the_timeout(void **state) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        char probe[256], want[128];
+        int fill[8], n = 0;
+        unsigned port;
+        int fd = listener_backlog(AF_INET, 0, &port);
+        usec_t start, elapsed;
+        Config *c;
+        ProbeResult r;
+
+        assert_true(fd >= 0);
+        /* Nobody accepts: once the accept queue is full, the kernel drops connection requests,
+         * and a connect hears nothing at all. */
+        a.sin_port = htons((uint16_t) port);
+        for (;;) {
+                struct pollfd p;
+
+                assert_true(n < (int) ELEMENTSOF(fill));
+                fill[n] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                assert_true(fill[n] >= 0);
+                if (connect(fill[n++], (struct sockaddr *) &a, sizeof a) == 0)
+                        continue;
+                assert_int_equal(errno, EINPROGRESS);
+                p = (struct pollfd) { .fd = fill[n - 1], .events = POLLOUT };
+                assert_true(poll(&p, 1, 200) >= 0);
+                if (p.revents == 0)
+                        break;
+        }
+
+        (void) snprintf(probe, sizeof probe, "{ kind = \"tcp\"; host = \"127.0.0.1\"; port = %u; every = \"2s\"; "
+                        "timeout = \"500ms\"; }", port);
+        c = parse_host_probe(probe);
+        start = now(CLOCK_MONOTONIC);
+        sample(&c->host_probes[0], &host_target, &r);
+        elapsed = now(CLOCK_MONOTONIC) - start;
+        assert_int_equal(r.status, PROBE_CRITICAL);
+        assert_true(r.hang);
+        assert_true(isnan(r.value));
+        (void) snprintf(want, sizeof want, "127.0.0.1:%u: connect: no answer within 45", port);
+        assert_ptr_equal(strstr(r.message, want), r.message);
+        assert_non_null(strstr(r.evidence, "\"error\":\"no answer\""));
+        /* At the timeout less a tenth: before the runner's backstop. */
+        assert_true(elapsed >= 450 * USEC_PER_MSEC && elapsed < 500 * USEC_PER_MSEC);
+        config_free(c);
+        for (int i = 0; i < n; i++)
+                close(fill[i]);
+        close(fd);
+}
+
 static void test_worker_probe_defaults_to_127_0_0_1(void **state) {
         char text[512], want[64];
         unsigned port;
@@ -277,6 +332,7 @@ static void test_cancel_closes_and_never_answers(void **state) {
         unsigned port, fds;
         int fd = listener(AF_INET, &port);
         sd_event *e = NULL;
+        sd_event_source *timer = NULL;
         ProbeEnv env = {};
         ProbeCheck check;
         Outcome o = {};
@@ -289,6 +345,10 @@ static void test_cancel_closes_and_never_answers(void **state) {
         c = parse_host_probe(probe);
         assert_int_equal(sd_event_new(&e), 0);
         env.event = e;
+        /* The loop makes its timerfd for CLOCK_MONOTONIC with the first such timer, and keeps
+         * it: count from there. */
+        assert_int_equal(sd_event_add_time(e, &timer, CLOCK_MONOTONIC, 0, 0, NULL, NULL), 0);
+        timer = sd_event_source_unref(timer);
         fds = count_fds();
         assert_int_equal(probe_check_init(&check, &probe_tcp_ops, &c->host_probes[0], &env, on_done, &o), 0);
         k = probe_check_start(&check, &host_target, &r);
@@ -316,6 +376,7 @@ int main(void) {
                 cmocka_unit_test(test_connect_to_a_listener_is_ok_in_ms),
                 cmocka_unit_test(test_connect_time_past_the_threshold),
                 cmocka_unit_test(test_closed_port_is_refused_and_critical),
+                cmocka_unit_test(test_silence_is_a_hang_before_the_timeout),
                 cmocka_unit_test(test_worker_probe_defaults_to_127_0_0_1),
                 cmocka_unit_test(test_ipv6_loopback),
                 cmocka_unit_test(test_cancel_closes_and_never_answers),
