@@ -297,8 +297,10 @@ static void http_judge(const ProbeCheck *c, CURLcode code, ProbeResult *r) {
                 probe_result_message(r, "%s: %s", s->url, why);
         }
 
+        /* "http_status", not "status": the incident's details already have a "status" member, the
+         * probe's verdict, and the evidence is merged into that object. */
         (void) json_escape(url, sizeof url, s->url);
-        probe_result_evidence(r, "\"url\":%s,\"status\":%s,\"time_ms\":%.3f,\"bytes\":%" PRIu64, url, status, ms,
+        probe_result_evidence(r, "\"url\":%s,\"http_status\":%s,\"time_ms\":%.3f,\"bytes\":%" PRIu64, url, status, ms,
                               st->bytes);
         if (s->body_contains && answered) {
                 (void) json_escape(needle, sizeof needle, s->body_contains);

@@ -343,7 +343,7 @@ static void test_200_is_ok_in_ms(void **state) {
         assert_true(r.threshold == 2000.0);
         (void) snprintf(want, sizeof want, "HTTP 200 from http://127.0.0.1:%u/health in ", f->server.port);
         assert_ptr_equal(strstr(r.message, want), r.message);
-        (void) snprintf(want, sizeof want, "\"url\":\"http://127.0.0.1:%u/health\",\"status\":200,\"time_ms\":",
+        (void) snprintf(want, sizeof want, "\"url\":\"http://127.0.0.1:%u/health\",\"http_status\":200,\"time_ms\":",
                         f->server.port);
         assert_ptr_equal(strstr(r.evidence, want), r.evidence);
         assert_non_null(strstr(r.evidence, ",\"bytes\":14"));
@@ -375,7 +375,7 @@ static void test_500_is_critical(void **state) {
         assert_false(r.hang);
         (void) snprintf(want, sizeof want, "HTTP 500 from http://127.0.0.1:%u/500 (expected 200-399)", f->server.port);
         assert_string_equal(r.message, want);
-        assert_non_null(strstr(r.evidence, "\"status\":500,"));
+        assert_non_null(strstr(r.evidence, "\"http_status\":500,"));
         config_free(c);
 
         /* The same answer, accepted by its status range. */
@@ -471,7 +471,7 @@ static void test_refused_is_critical_not_a_hang(void **state) {
         assert_int_equal(r.status, PROBE_CRITICAL);
         assert_false(r.hang);
         assert_true(isnan(r.value));
-        assert_non_null(strstr(r.evidence, "\"status\":null,"));
+        assert_non_null(strstr(r.evidence, "\"http_status\":null,"));
         assert_non_null(strstr(r.evidence, "\"error\":\"Failed to connect to 127.0.0.1 port"));
         config_free(c);
 }
