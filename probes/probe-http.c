@@ -8,9 +8,10 @@
  * nothing lives between samples (no connection is reused, so every sample connects as a new
  * client would), cancel is one teardown, and no multi handle has to be shared between checks
  * through a global. A multi handle per sample costs little next to tens of probes sampling
- * every few seconds. Owns its CURLM, CURL, io and timer sources during a sample; never blocks
- * the loop (host names only with an asynchronous resolver, checked at config time).
- * Non-logging. */
+ * every few seconds; the price is that an https sample parses the CA bundle afresh (libcurl
+ * caches it in the CURLM), some milliseconds of the loop's time per sample. Owns its CURLM,
+ * CURL, io and timer sources during a sample; never blocks the loop (host names only with an
+ * asynchronous resolver, checked at config time). Non-logging. */
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -460,6 +461,9 @@ static int http_easy_setup(ProbeCheck *c, CURL *e) {
         long timeout_ms = (long) MAX((timeout - margin) / USEC_PER_MSEC, (usec_t) 1);
         bool ok;
 
+        /* CURLOPT_QUICK_EXIT: a sample cancelled or timed out while a name is being resolved must
+         * not wait for getaddrinfo() (curl would join its resolver thread, inside our loop): the
+         * thread is left to finish and clean up alone. */
         ok = curl_easy_setopt(e, CURLOPT_URL, s->url) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK &&
@@ -470,6 +474,7 @@ static int http_easy_setup(ProbeCheck *c, CURL *e) {
              curl_easy_setopt(e, CURLOPT_PROXY, "") == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_USERAGENT, "vigil-probe/" PACKAGE_VERSION) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) == CURLE_OK &&
+             curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_ERRORBUFFER, st->error) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_WRITEDATA, c) == CURLE_OK &&
