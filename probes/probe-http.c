@@ -31,6 +31,7 @@
 
 typedef struct HttpSettings {
         char *url;
+        char *shown_url;                     /* url without its user and password, for messages */
         unsigned status_min, status_max;     /* the accepted status codes */
         char *body_contains;                 /* NULL: the body is not looked at */
         bool follow_redirects;
@@ -68,6 +69,7 @@ static void http_settings_done(void *settings) {
         HttpSettings *s = settings;
 
         s->url = mfree(s->url);
+        s->shown_url = mfree(s->shown_url);
         s->body_contains = mfree(s->body_contains);
 }
 
@@ -89,7 +91,7 @@ static bool host_is_literal(const char *host) {
 static int parse_url(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings) {
         HttpSettings *h = settings;
         CURLU *u = NULL;
-        char *scheme = NULL, *host = NULL;
+        char *scheme = NULL, *host = NULL, *shown = NULL;
         const curl_version_info_data *info;
         const char *v = NULL;
         CURLUcode uc;
@@ -122,14 +124,26 @@ static int parse_url(ConfigParser *p, const config_setting_t *s, const ConfigKey
         /* Without an asynchronous resolver, libcurl would resolve a name inside the loop. */
         info = curl_version_info(CURLVERSION_NOW);
         if (!host_is_literal(host) && !(info->features & CURL_VERSION_ASYNCHDNS)) {
-                r = config_keys_fail(p, s, "host \"%s\" is a name, and this libcurl resolves names blocking: "
-                                     "use a numeric address or localhost", host);
+                r = config_keys_fail(p, s,
+                                     "host \"%s\" is a name, and this libcurl resolves names blocking: "
+                                     "use a numeric address or localhost",
+                                     host);
+                goto finish;
+        }
+        /* Messages and evidence reach the journal and the incident store: no credentials there. */
+        if (curl_url_set(u, CURLUPART_USER, NULL, 0) != CURLUE_OK ||
+            curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_URL, &shown, 0) != CURLUE_OK) {
+                r = -ENOMEM;
                 goto finish;
         }
         free(h->url);
+        free(h->shown_url);
         h->url = strdup(v);
-        r = h->url ? 0 : -ENOMEM;
+        h->shown_url = strdup(shown);
+        r = h->url && h->shown_url ? 0 : -ENOMEM;
 finish:
+        curl_free(shown);
         curl_free(scheme);
         curl_free(host);
         curl_url_cleanup(u);
@@ -148,7 +162,8 @@ static int parse_status(ConfigParser *p, const config_setting_t *s, const Config
                 int64_t n = config_setting_get_int64(s);
 
                 if (n < 100 || n > 599)
-                        return config_keys_fail(p, s, "invalid status %" PRIi64 ": expected a code 100..599", n);
+                        return config_keys_fail(p, s, "invalid status %" PRIi64 ": expected a code 100..599",
+                                                n);
                 h->status_min = h->status_max = (unsigned) n;
                 return 0;
         }
@@ -159,9 +174,12 @@ static int parse_status(ConfigParser *p, const config_setting_t *s, const Config
         lo = hi = strtoul(v, &end, 10);
         if (end != v && *end == '-' && end[1] >= '0' && end[1] <= '9')
                 hi = strtoul(end + 1, &end, 10);
-        if (errno != 0 || end == v || *end != 0 || v[0] < '0' || v[0] > '9' || lo < 100 || hi > 599 || lo > hi)
-                return config_keys_fail(p, s, "invalid status range \"%s\": expected a code (\"200\") or a range "
-                                        "(\"200-299\") of codes 100..599, lowest first", v);
+        if (errno != 0 || end == v || *end != 0 || v[0] < '0' || v[0] > '9' || lo < 100 || hi > 599 ||
+            lo > hi)
+                return config_keys_fail(p, s,
+                                        "invalid status range \"%s\": expected a code (\"200\") or a range "
+                                        "(\"200-299\") of codes 100..599, lowest first",
+                                        v);
         h->status_min = (unsigned) lo;
         h->status_max = (unsigned) hi;
         return 0;
@@ -174,7 +192,8 @@ static const ConfigKey http_keys[] = {
         CONFIG_KEY_BOOL("follow_redirects", HttpSettings, follow_redirects),
 };
 
-static int http_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc, bool cgroups_off) {
+static int http_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc,
+                             bool cgroups_off) {
         const HttpSettings *s = pc->settings;
 
         if (!s->url)
@@ -254,7 +273,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
 static void http_judge(const ProbeCheck *c, CURLcode code, ProbeResult *r) {
         const HttpSettings *s = c->settings;
         HttpState *st = c->state;
-        char url[512], err[CURL_ERROR_SIZE * 2 + 2], needle[HTTP_BODY_CONTAINS_MAX * 2 + 2], status[24] = "null";
+        char url[512], err[CURL_ERROR_SIZE * 2 + 2], needle[HTTP_BODY_CONTAINS_MAX * 2 + 2];
+        char status[24] = "null";
         const char *why = st->error[0] ? st->error : curl_easy_strerror(code);
         curl_off_t total = 0;
         long http_status = 0;
@@ -269,12 +289,12 @@ static void http_judge(const ProbeCheck *c, CURLcode code, ProbeResult *r) {
 
         if (answered && (http_status < (long) s->status_min || http_status > (long) s->status_max)) {
                 r->status = PROBE_CRITICAL;
-                probe_result_message(r, "HTTP %ld from %s (expected %u-%u)", http_status, s->url, s->status_min,
-                                     s->status_max);
+                probe_result_message(r, "HTTP %ld from %s (expected %u-%u)", http_status, s->shown_url,
+                                     s->status_min, s->status_max);
         } else if (answered && s->body_contains && !st->found) {
                 r->status = PROBE_CRITICAL;
                 probe_result_message(r, "HTTP %ld from %s: \"%s\" not in the first %zu bytes of the body",
-                                     http_status, s->url, s->body_contains, st->body_len);
+                                     http_status, s->shown_url, s->body_contains, st->body_len);
         } else if (answered) {
                 /* Thresholds are durations, kept in seconds; the reading is reported in ms. */
                 probe_result_judge(r, c->config, ms / 1000.0, NAN);
@@ -282,30 +302,33 @@ static void http_judge(const ProbeCheck *c, CURLcode code, ProbeResult *r) {
                 if (!isnan(r->threshold))
                         r->threshold *= 1000.0;
                 if (IN_SET(r->status, PROBE_WARNING, PROBE_CRITICAL))
-                        probe_result_message(r, "HTTP %ld from %s in %.3g ms, above %.4g ms", http_status, s->url,
-                                             ms, r->threshold);
+                        probe_result_message(r, "HTTP %ld from %s in %.3g ms, above %.4g ms", http_status,
+                                             s->shown_url, ms, r->threshold);
                 else
-                        probe_result_message(r, "HTTP %ld from %s in %.3g ms", http_status, s->url, ms);
+                        probe_result_message(r, "HTTP %ld from %s in %.3g ms", http_status, s->shown_url,
+                                             ms);
         } else if (code == CURLE_OPERATION_TIMEDOUT) {
                 r->status = PROBE_CRITICAL;
                 r->hang = true;
-                probe_result_message(r, "%s: no answer: %s", s->url, why);
+                probe_result_message(r, "%s: no answer: %s", s->shown_url, why);
         } else {
                 /* Out of memory or a broken handle is this host's problem, not the server's. */
-                r->status = IN_SET(code, (CURLcode) CURLE_OUT_OF_MEMORY, CURLE_FAILED_INIT, CURLE_ABORTED_BY_CALLBACK)
+                r->status = IN_SET(code, (CURLcode) CURLE_OUT_OF_MEMORY, CURLE_FAILED_INIT,
+                                   CURLE_ABORTED_BY_CALLBACK)
                                     ? PROBE_UNKNOWN
                                     : PROBE_CRITICAL;
-                probe_result_message(r, "%s: %s", s->url, why);
+                probe_result_message(r, "%s: %s", s->shown_url, why);
         }
 
         /* "http_status", not "status": the incident's details already have a "status" member, the
          * probe's verdict, and the evidence is merged into that object. */
-        (void) json_escape(url, sizeof url, s->url);
-        probe_result_evidence(r, "\"url\":%s,\"http_status\":%s,\"time_ms\":%.3f,\"bytes\":%" PRIu64, url, status, ms,
-                              st->bytes);
+        (void) json_escape(url, sizeof url, s->shown_url);
+        probe_result_evidence(r, "\"url\":%s,\"http_status\":%s,\"time_ms\":%.3f,\"bytes\":%" PRIu64, url,
+                              status, ms, st->bytes);
         if (s->body_contains && answered) {
                 (void) json_escape(needle, sizeof needle, s->body_contains);
-                probe_result_evidence(r, "\"body_contains\":%s,\"found\":%s", needle, st->found ? "true" : "false");
+                probe_result_evidence(r, "\"body_contains\":%s,\"found\":%s", needle,
+                                      st->found ? "true" : "false");
         }
         if (!answered) {
                 (void) json_escape(err, sizeof err, why);
@@ -322,7 +345,7 @@ static void http_finish(ProbeCheck *c, CURLcode code, const char *failure) {
         probe_result_init(&r);
         if (failure) {
                 r.status = PROBE_UNKNOWN;
-                probe_result_message(&r, "%s: %s", s->url, failure);
+                probe_result_message(&r, "%s: %s", s->shown_url, failure);
         } else
                 http_judge(c, code, &r);
         http_sample_free(st);
@@ -411,7 +434,8 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
         }
         when = usec_add(now(CLOCK_MONOTONIC), (usec_t) timeout_ms * USEC_PER_MSEC);
         if (!st->timer) {
-                r = sd_event_add_time(c->env->event, &st->timer, CLOCK_MONOTONIC, when, USEC_PER_MSEC, on_timer, c);
+                r = sd_event_add_time(c->env->event, &st->timer, CLOCK_MONOTONIC, when, USEC_PER_MSEC,
+                                      on_timer, c);
                 if (r >= 0)
                         (void) sd_event_source_set_description(st->timer, "probe-http-timer");
         } else {
@@ -424,8 +448,9 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
 
 /* CURLOPT_OPENSOCKETFUNCTION: curl's sockets, close-on-exec like every fd of ours. */
 static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address) {
-        int fd = socket(address->family, address->socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, address->protocol);
+        int fd;
 
+        fd = socket(address->family, address->socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, address->protocol);
         return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 

@@ -45,7 +45,8 @@ typedef struct TcpState {
 static void tcp_settings_init(void *settings) {
         TcpSettings *s = settings;
 
-        s->address.in = (struct sockaddr_in) { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        s->address.in.sin_family = AF_INET;
+        s->address.in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 }
 
 static void tcp_settings_done(void *settings) {
@@ -63,15 +64,18 @@ static int parse_host(ConfigParser *p, const config_setting_t *s, const ConfigKe
         r = config_keys_expect_string(p, s, "a string", &v);
         if (r < 0)
                 return r;
-        if (streq(v, "localhost"))
-                a.in = (struct sockaddr_in) { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        else if (inet_pton(AF_INET, v, &a.in.sin_addr) == 1)
+        if (streq(v, "localhost")) {
+                a.in.sin_family = AF_INET;
+                a.in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        } else if (inet_pton(AF_INET, v, &a.in.sin_addr) == 1)
                 a.in.sin_family = AF_INET;
         else if (inet_pton(AF_INET6, v, &a.in6.sin6_addr) == 1)
                 a.in6.sin6_family = AF_INET6;
         else
-                return config_keys_fail(p, s, "invalid address \"%s\": expected a numeric IPv4 or IPv6 address "
-                                        "or \"localhost\" (names are not resolved)", v);
+                return config_keys_fail(p, s,
+                                        "invalid address \"%s\": expected a numeric IPv4 or IPv6 address "
+                                        "or \"localhost\" (names are not resolved)",
+                                        v);
         free(t->host);
         t->host = strdup(v);
         if (!t->host)
@@ -93,7 +97,8 @@ static bool is_host_probe(const config_setting_t *g) {
         return name && streq(name, "host_probes");
 }
 
-static int tcp_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc, bool cgroups_off) {
+static int tcp_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc,
+                            bool cgroups_off) {
         const TcpSettings *s = pc->settings;
 
         if (!s->host && is_host_probe(g))
@@ -141,7 +146,8 @@ static void tcp_judge(const ProbeCheck *c, int error, usec_t elapsed, ProbeResul
         if (error != 0) {
                 r->status = tcp_error_is_local(error) ? PROBE_UNKNOWN : PROBE_CRITICAL;
                 probe_result_message(r, "%s: connect: %s", endpoint, strerror(error));
-                probe_result_evidence(r, "\"address\":\"%s\",\"port\":%u,\"connect_ms\":%.3f,\"error\":\"%s\"",
+                probe_result_evidence(r,
+                                      "\"address\":\"%s\",\"port\":%u,\"connect_ms\":%.3f,\"error\":\"%s\"",
                                       address, s->port, ms, strerror(error));
                 return;
         }
@@ -152,7 +158,8 @@ static void tcp_judge(const ProbeCheck *c, int error, usec_t elapsed, ProbeResul
         if (!isnan(r->threshold))
                 r->threshold *= 1000.0;
         if (IN_SET(r->status, PROBE_WARNING, PROBE_CRITICAL))
-                probe_result_message(r, "%s: connected in %.3g ms, above %.4g ms", endpoint, ms, r->threshold);
+                probe_result_message(r, "%s: connected in %.3g ms, above %.4g ms", endpoint, ms,
+                                     r->threshold);
         else
                 probe_result_message(r, "%s: connected in %.3g ms", endpoint, ms);
         probe_result_evidence(r, "\"address\":\"%s\",\"port\":%u,\"connect_ms\":%.3f", address, s->port, ms);
@@ -168,7 +175,8 @@ static void tcp_judge_silence(const ProbeCheck *c, usec_t elapsed, ProbeResult *
         r->hang = true;
         probe_result_message(r, "%s: connect: no answer within %s", endpoint,
                              format_duration_approx(d, sizeof d, elapsed, USEC_PER_MSEC));
-        probe_result_evidence(r, "\"address\":\"%s\",\"port\":%u,\"connect_ms\":%.3f,\"error\":\"no answer\"",
+        probe_result_evidence(r,
+                              "\"address\":\"%s\",\"port\":%u,\"connect_ms\":%.3f,\"error\":\"no answer\"",
                               address, s->port, (double) elapsed / (double) USEC_PER_MSEC);
 }
 

@@ -3,7 +3,8 @@
  * CRITICAL, an accepted status range, a body substring found or missing (also past the first
  * 64 KiB, where the download stops), redirects followed or not, a refused port is CRITICAL
  * and not a hang, and a server that accepts but never answers is CRITICAL and a hang, reported
- * by curl before the probe's timeout. A cancelled sample never answers and leaves no fd. Also
+ * by curl before the probe's timeout; credentials in the URL are sent but kept out of the
+ * message and evidence. A cancelled sample never answers and leaves no fd. Also
  * the config checks: url required and valid, status ranges, thresholds in durations. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -96,6 +97,7 @@ struct Server {
         sd_event_source *accept;
         Conn conns[SERVER_CONNS_MAX];
         unsigned requests;
+        char last_request[4096];
 };
 
 static void conn_close(Conn *k) {
@@ -145,6 +147,7 @@ static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 if (!strstr(k->request, "\r\n\r\n"))
                         return 0;
                 srv->requests++;
+                memcpy(srv->last_request, k->request, sizeof srv->last_request);
                 assert_ptr_equal(strstr(k->request, "GET "), k->request);
                 assert_non_null(strstr(k->request, "\r\nUser-Agent: vigil-probe/" PACKAGE_VERSION "\r\n"));
                 if (strncmp(k->request + 4, "/silent ", 8) == 0) {
@@ -385,6 +388,27 @@ static void test_500_is_critical(void **state) {
         config_free(c);
 }
 
+static void test_credentials_are_sent_but_never_shown(void **state) {
+        Fixture *f = *state;
+        char probe[256], want[128];
+        Config *c;
+        ProbeResult r;
+
+        (void) snprintf(probe, sizeof probe, "{ kind = \"http\"; url = \"http://vigil:s3cret@127.0.0.1:%u/500\"; }",
+                        f->server.port);
+        c = parse_host_probe(probe);
+        sample(f, c, &r, NULL);
+        assert_int_equal(r.status, PROBE_CRITICAL);
+        /* "vigil:s3cret" in base64 reached the server... */
+        assert_non_null(strstr(f->server.last_request, "\r\nAuthorization: Basic dmlnaWw6czNjcmV0\r\n"));
+        /* ...and neither the message nor the evidence, which the journal and the store keep. */
+        (void) snprintf(want, sizeof want, "HTTP 500 from http://127.0.0.1:%u/500 (expected 200-399)", f->server.port);
+        assert_string_equal(r.message, want);
+        assert_null(strstr(r.evidence, "s3cret"));
+        assert_null(strstr(r.evidence, "vigil@"));
+        config_free(c);
+}
+
 static void test_body_substring_present_or_missing(void **state) {
         Fixture *f = *state;
         Config *c = http_probe(f, "/health", "body_contains = \"says ok\";");
@@ -538,6 +562,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_200_is_ok_in_ms, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_response_time_past_the_threshold, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_500_is_critical, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_credentials_are_sent_but_never_shown, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_body_substring_present_or_missing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_body_is_read_up_to_64k, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_redirects_followed_only_when_asked, setup, teardown),
