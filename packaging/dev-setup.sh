@@ -22,6 +22,7 @@ packages=(
         libsqlite3-dev    # the incident store
         libconfig-dev     # the main config file
         libinih-dev       # supervisord-style INI worker files
+        libcurl4-openssl-dev # the http probe: libcurl's multi interface on the sd-event loop
         libcmocka-dev     # unit tests
         sqlite3           # the sqlite3 shell, used by tests to inspect the store
         systemd           # systemd-analyze (unit file test), systemd-notify (notify tests)
