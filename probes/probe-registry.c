@@ -2,11 +2,13 @@
  * table below, one unit test and one integration test. Nothing else lists the kinds. */
 
 #include "probe-disk.h"
+#include "probe-file.h"
 #include "probe-progress.h"
 #include "probe.h"
 
 static const ProbeOps *const probe_ops[] = {
         &probe_disk_ops,
+        &probe_file_ops,
         &probe_progress_ops,
         NULL,
 };
