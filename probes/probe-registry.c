@@ -3,12 +3,14 @@
 
 #include "probe-disk.h"
 #include "probe-file.h"
+#include "probe-pressure.h"
 #include "probe-progress.h"
 #include "probe.h"
 
 static const ProbeOps *const probe_ops[] = {
         &probe_disk_ops,
         &probe_file_ops,
+        &probe_pressure_ops,
         &probe_progress_ops,
         NULL,
 };
