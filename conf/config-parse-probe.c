@@ -208,7 +208,7 @@ static int parse_probe_actions(ConfigParser *p, const config_setting_t *s, const
         return 0;
 }
 
-static const ConfigKey probe_common_keys[] = {
+const ConfigKey config_probe_keys[] = {
         CONFIG_KEY("name", parse_probe_name),
         CONFIG_KEY("kind", parse_probe_kind),
         CONFIG_KEY_DURATION("every", ProbeConfig, every, 1, false),
@@ -220,6 +220,7 @@ static const ConfigKey probe_common_keys[] = {
         CONFIG_KEY_AT("critical", parse_threshold, ProbeConfig, critical),
         CONFIG_KEY("actions", parse_probe_actions),
 };
+const size_t config_n_probe_keys = ELEMENTSOF(config_probe_keys);
 
 static const ConfigKey *find_key(const ConfigKey *keys, size_t n, const char *name) {
         for (size_t i = 0; i < n; i++)
@@ -368,7 +369,7 @@ static int parse_probe(ConfigParser *p, const config_setting_t *g, const ConfigK
                 const ConfigKey *k;
                 const ProbeKindSpec *owner;
 
-                k = find_key(probe_common_keys, ELEMENTSOF(probe_common_keys), name);
+                k = find_key(config_probe_keys, config_n_probe_keys, name);
                 if (k) {
                         r = k->parse(p, s, k, pc);
                         if (r < 0)

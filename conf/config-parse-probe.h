@@ -11,5 +11,9 @@
  * their worker runs without cgroups. Returns 0 with a fresh array in *ret_probes (NULL when
  * empty) and its length; -EINVAL with the first problem recorded in p->error; or -ENOMEM.
  * Nothing is left allocated on failure. */
+/* The keys every probe has, whatever its kind. */
+extern const ConfigKey config_probe_keys[];
+extern const size_t config_n_probe_keys;
+
 int config_parse_probes(ConfigParser *p, const config_setting_t *s, bool host, bool cgroups_off,
                         ProbeConfig **ret_probes, size_t *ret_n);

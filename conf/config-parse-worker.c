@@ -323,13 +323,14 @@ static int parse_backoff_factor(ConfigParser *p, const config_setting_t *s, cons
         return 0;
 }
 
-static const ConfigKey backoff_keys[] = {
+const ConfigKey config_backoff_keys[] = {
         CONFIG_KEY_DURATION("initial", BackoffConfig, initial, 0, false),
         CONFIG_KEY_DURATION("max", BackoffConfig, max, 0, false),
         CONFIG_KEY("factor", parse_backoff_factor),
         CONFIG_KEY_DURATION("reset_after", BackoffConfig, reset_after, 1, true),
         CONFIG_KEY_BOOL("immediate_first", BackoffConfig, immediate_first),
 };
+const size_t config_n_backoff_keys = ELEMENTSOF(config_backoff_keys);
 
 static int parse_worker_backoff(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *obj) {
         WorkerConfig *w = obj;
@@ -337,7 +338,7 @@ static int parse_worker_backoff(ConfigParser *p, const config_setting_t *s, cons
         char buf[FORMAT_DURATION_MAX];
         int r;
 
-        r = config_keys_parse_group(p, s, backoff_keys, ELEMENTSOF(backoff_keys), &w->backoff);
+        r = config_keys_parse_group(p, s, config_backoff_keys, config_n_backoff_keys, &w->backoff);
         if (r < 0)
                 return r;
 
@@ -354,17 +355,18 @@ static int parse_worker_backoff(ConfigParser *p, const config_setting_t *s, cons
         return 0;
 }
 
-static const ConfigKey breaker_keys[] = {
+const ConfigKey config_breaker_keys[] = {
         CONFIG_KEY_UINT("failures", BreakerConfig, failures, 1, CONFIG_BREAKER_FAILURES_MAX),
         CONFIG_KEY_DURATION("window", BreakerConfig, window, 1, false),
         CONFIG_KEY_DURATION("open_for", BreakerConfig, open_for, 1, false),
         CONFIG_KEY_DURATION("trial_ok", BreakerConfig, trial_ok, 1, false),
 };
+const size_t config_n_breaker_keys = ELEMENTSOF(config_breaker_keys);
 
 static int parse_worker_breaker(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *obj) {
         WorkerConfig *w = obj;
 
-        return config_keys_parse_group(p, s, breaker_keys, ELEMENTSOF(breaker_keys), &w->breaker);
+        return config_keys_parse_group(p, s, config_breaker_keys, config_n_breaker_keys, &w->breaker);
 }
 
 /* Parsed after the other keys (see parse_worker()): the probes' checks need the cgroups mode. */
@@ -372,7 +374,7 @@ static int parse_worker_probes_later(ConfigParser *p, const config_setting_t *s,
         return 0;
 }
 
-static const ConfigKey worker_keys[] = {
+const ConfigKey config_worker_keys[] = {
         CONFIG_KEY("name", parse_worker_name),
         CONFIG_KEY("command", parse_worker_command),
         CONFIG_KEY_UINT("instances", WorkerConfig, instances, 1, CONFIG_INSTANCES_MAX),
@@ -399,6 +401,7 @@ static const ConfigKey worker_keys[] = {
         CONFIG_KEY_DURATION("watchdog", WorkerConfig, watchdog, 0, false),
         CONFIG_KEY("probes", parse_worker_probes_later),
 };
+const size_t config_n_worker_keys = ELEMENTSOF(config_worker_keys);
 
 /* getpwnam(3) and getgrnam(3) report "no such entry" with any of these, depending on the NSS module. */
 static bool errno_means_not_found(int e) {
@@ -483,7 +486,7 @@ static int parse_worker(ConfigParser *p, const config_setting_t *g, WorkerConfig
                 return -ENOMEM;
         w->line = line;
 
-        r = config_keys_parse_members(p, g, worker_keys, ELEMENTSOF(worker_keys), w);
+        r = config_keys_parse_members(p, g, config_worker_keys, config_n_worker_keys, w);
         if (r < 0)
                 return r;
 

@@ -10,3 +10,7 @@
  * Returns 0; -EINVAL with the first problem recorded in p->error; or -ENOMEM. On failure c keeps
  * what was parsed so far, for config_free(). */
 int config_parse_workers(ConfigParser *p, const config_setting_t *s, Config *c);
+
+/* The key tables of a worker entry and its backoff and breaker groups. */
+extern const ConfigKey config_worker_keys[], config_backoff_keys[], config_breaker_keys[];
+extern const size_t config_n_worker_keys, config_n_backoff_keys, config_n_breaker_keys;

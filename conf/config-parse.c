@@ -74,7 +74,7 @@ static int parse_daemon_percent(ConfigParser *p, const config_setting_t *s, cons
         return 0;
 }
 
-static const ConfigKey daemon_keys[] = {
+const ConfigKey config_daemon_keys[] = {
         CONFIG_KEY_PATH("state_dir", DaemonConfig, state_dir),
         CONFIG_KEY_PATH("runtime_dir", DaemonConfig, runtime_dir),
         CONFIG_KEY_DURATION("tilt_margin", DaemonConfig, tilt_margin, 1, false),
@@ -86,6 +86,17 @@ static const ConfigKey daemon_keys[] = {
         CONFIG_KEY_AT("reader_group", parse_daemon_reader_group, DaemonConfig, reader_group),
         CONFIG_KEY_AT("starved_some", parse_daemon_percent, DaemonConfig, starved_some),
         CONFIG_KEY_AT("starved_full", parse_daemon_percent, DaemonConfig, starved_full),
+};
+
+static const size_t config_n_daemon_keys = ELEMENTSOF(config_daemon_keys);
+
+const ConfigKeyTable config_key_tables[] = {
+        { "daemon", config_daemon_keys, &config_n_daemon_keys },
+        { "workers[]", config_worker_keys, &config_n_worker_keys },
+        { "workers[].backoff", config_backoff_keys, &config_n_backoff_keys },
+        { "workers[].breaker", config_breaker_keys, &config_n_breaker_keys },
+        { "probes[]", config_probe_keys, &config_n_probe_keys },
+        {},
 };
 
 static int parse_root(ConfigParser *p, const config_setting_t *root, Config *c) {
@@ -105,7 +116,7 @@ static int parse_root(ConfigParser *p, const config_setting_t *root, Config *c) 
                 const char *name = config_setting_name(s);
 
                 if (streq(name, "daemon"))
-                        r = config_keys_parse_group(p, s, daemon_keys, ELEMENTSOF(daemon_keys), &c->daemon);
+                        r = config_keys_parse_group(p, s, config_daemon_keys, ELEMENTSOF(config_daemon_keys), &c->daemon);
                 else if (streq(name, "workers"))
                         r = config_parse_workers(p, s, c);
                 else if (streq(name, "host_probes"))

@@ -161,7 +161,7 @@ static bool defer_verdict(ProbeRun *r, const ProbeResult *res) {
 
         if (!res->hang || !IN_SET(res->status, PROBE_WARNING, PROBE_CRITICAL))
                 return false;
-        if (r->ctx->verdict_allowed(r->ctx->userdata, r->due, &until, why, sizeof why))
+        if (r->ctx->verdict_allowed(r->ctx->userdata, r->verdict_due, &until, why, sizeof why))
                 return false;
 
         r->deferrals++;
@@ -195,6 +195,8 @@ void probe_run_handle_result(ProbeRun *r, const ProbeResult *res) {
         unsigned t;
 
         r->samples++;
+        if (r->verdict_due == 0)
+                r->verdict_due = now(CLOCK_MONOTONIC);
         log_probe(r, LOG_DEBUG, NULL, "sample: %s %s", probe_status_to_string(res->status), res->message);
         if (res->no_verdict)
                 return;
@@ -214,6 +216,9 @@ static void on_check_done(ProbeCheck *c, const ProbeResult *res, void *userdata)
         ProbeRun *r = userdata;
 
         assert(r->state == PROBE_RUN_SAMPLING);
+        /* An answer is not late because the sample took a while: only the loop's own lateness
+         * (a timer's) may tell TILT anything. */
+        r->verdict_due = now(CLOCK_MONOTONIC);
         probe_run_handle_result(r, res);
         schedule_next(r);
 }
@@ -231,6 +236,7 @@ static void sample(ProbeRun *r) {
                 r->target_started_at = target.started_at;
         }
 
+        r->verdict_due = r->due;
         k = probe_check_start(&r->check, &target, &res);
         if (k > 0) {
                 probe_run_set_state(r, PROBE_RUN_SAMPLING);
@@ -264,6 +270,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 sample(r);
                 break;
         case PROBE_RUN_SAMPLING:
+                r->verdict_due = usec;
                 sample_timed_out(r);
                 break;
         case PROBE_RUN_STOPPED:

@@ -40,6 +40,8 @@ typedef struct ProbeRun {
         ProbeRunState state;
         sd_event_source *timer;
         usec_t due;                  /* CLOCK_MONOTONIC the current (or next) sample is due */
+        usec_t verdict_due;          /* when the result in hand was due: a timer's time, or now
+                                      * for an answer that came by itself (for TILT) */
         usec_t target_started_at;    /* the process what the kind learnt is about */
         ProbeRunTargetFunc target;
         void *target_userdata;

@@ -124,6 +124,120 @@ static void assert_error(void **state, const char *content, const char *expected
 
 #define W(body) "workers = ( { name = \"w\"; command = [ \"/bin/true\" ];\n" body "\n} );\n"
 
+/* ---- probes ---- */
+
+/* As assert_error(), for a message that only has to begin with expected. */
+static void assert_error_prefix(void **state, const char *content, const char *expected) {
+        Fixture *f = *state;
+        _cleanup_free_ char *error = NULL, *full = NULL;
+        Config *c = NULL;
+
+        write_file(f, "main.conf", content);
+        assert_int_equal(parse_in(f, "main.conf", &c, &error), -EINVAL);
+        assert_null(c);
+        assert_non_null(error);
+        full = path_in(f, expected);
+        if (strncmp(error, full, strlen(full)) != 0)
+                fail_msg("error \"%s\" does not begin with \"%s\"", error, full);
+}
+
+#define P(body) W("probes = ( " body " );")
+#define H(body) "host_probes = ( " body " );\n"
+
+static void test_probe_defaults(void **state) {
+        _cleanup_config_free_ Config *c = parse_ok(state, P("{ kind = \"disk\"; path = \"/var\"; }, "
+                                                             "{ name = \"logs\"; kind = \"disk\"; path = \"/var/log\"; "
+                                                             "every = \"1s\"; for = \"5s\"; fail_after = 1; "
+                                                             "recover_after = 4; warning = \"10%\"; critical = \"1G\"; "
+                                                             "actions = [ \"restart\" ]; }")
+                                                           H("{ kind = \"disk\"; path = \"/\"; }"));
+        const ProbeConfig *a, *b;
+
+        assert_int_equal(c->workers[0].n_probes, 2);
+        a = &c->workers[0].probes[0];
+        b = &c->workers[0].probes[1];
+        assert_string_equal(a->name, "disk");
+        assert_string_equal(a->kind, "disk");
+        assert_non_null(a->spec);
+        assert_true(a->every == 30 * USEC_PER_SEC);
+        assert_true(a->timeout == 5 * USEC_PER_SEC);
+        assert_true(a->for_usec == 0);
+        assert_int_equal(a->fail_after, 3);
+        assert_int_equal(a->recover_after, 2);
+        assert_false(a->warning.set || a->critical.set);
+        assert_non_null(a->actions);
+        assert_null(a->actions[0]);
+        assert_string_equal(b->name, "logs");
+        /* A timeout longer than a short interval is cut to the interval. */
+        assert_true(b->every == USEC_PER_SEC && b->timeout == USEC_PER_SEC);
+        assert_true(b->for_usec == 5 * USEC_PER_SEC);
+        assert_int_equal(b->fail_after, 1);
+        assert_int_equal(b->recover_after, 4);
+        assert_true(b->warning.set && b->warning.unit == THRESHOLD_PERCENT && b->warning.value == 10);
+        assert_true(b->critical.set && b->critical.unit == THRESHOLD_BYTES && b->critical.value == 1073741824.0);
+        assert_string_equal(b->actions[0], "restart");
+        assert_int_equal(c->n_host_probes, 1);
+        assert_true(c->daemon.starved_some == CONFIG_DEFAULT_STARVED_SOME);
+        assert_true(c->daemon.starved_full == CONFIG_DEFAULT_STARVED_FULL);
+}
+
+static void test_starved_bounds(void **state) {
+        _cleanup_config_free_ Config *c =
+                parse_ok(state, "daemon = { starved_some = \"off\"; starved_full = \"12.5%\"; };");
+
+        assert_true(c->daemon.starved_some == 0);
+        assert_true(c->daemon.starved_full == 12.5);
+        assert_error(state, "daemon = { starved_some = \"120%\"; };",
+                     "main.conf:1: daemon.starved_some: expected a percentage above 0% and at most 100% such as "
+                     "\"80%\", or \"off\", got \"120%\"");
+}
+
+static void test_probe_errors(void **state) {
+        assert_error_prefix(state, P("{ path = \"/\"; }"), "main.conf:2: workers[0].probes[0]: missing required key \"kind\"");
+        assert_error_prefix(state, P("{ kind = \"telepathy\"; }"),
+                     "main.conf:2: workers[0].probes[0].kind: unknown probe kind \"telepathy\" (known: ");
+        assert_error_prefix(state, P("{ kind = \"disk\"; path = \"/\"; colour = 1; }"),
+                     "main.conf:2: workers[0].probes[0].colour: unknown key");
+        assert_error_prefix(state, P("{ kind = \"disk\"; path = \"/\"; }, { kind = \"disk\"; path = \"/var\"; }"),
+                     "main.conf:2: workers[0].probes[1]: duplicate probe name \"disk\" (first defined at ");
+        assert_error_prefix(state, P("{ kind = \"disk\"; path = \"/\"; every = \"1s\"; timeout = \"5s\"; }"),
+                     "main.conf:2: workers[0].probes[0].every: every (1s) is shorter than timeout (5s)");
+        assert_error_prefix(state, P("{ kind = \"disk\"; path = \"/\"; critical = \"lots\"; }"),
+                     "main.conf:2: workers[0].probes[0].critical: invalid threshold \"lots\"");
+        assert_error_prefix(state, P("{ kind = \"disk\"; path = \"/\"; critical = -5; }"),
+                     "main.conf:2: workers[0].probes[0].critical: a threshold must not be negative");
+        assert_error_prefix(state, P("{ kind = \"disk\"; path = \"/\"; critical = \"30s\"; }"),
+                     "main.conf:2: workers[0].probes[0].critical: critical is a duration (\"30s\"); probe kind "
+                     "\"disk\" takes a size (\"512M\") or a percentage (\"90%\")");
+        assert_error_prefix(state, P("{ kind = \"disk\"; path = \"/\"; actions = [ \"pray\" ]; }"),
+                     "main.conf:2: workers[0].probes[0].actions[0]: unknown action \"pray\"");
+        assert_error_prefix(state, H("{ kind = \"disk\"; path = \"/\"; actions = [ \"restart\" ]; }"),
+                     "main.conf:1: host_probes[0].actions[0]: a host probe has no worker to restart");
+        assert_error_prefix(state, P("{ kind = \"disk\"; path = \"/\"; fail_after = 0; }"),
+                     "main.conf:2: workers[0].probes[0].fail_after: ");
+        assert_error_prefix(state, P("{ name = \"a b\"; kind = \"disk\"; path = \"/\"; }"),
+                     "main.conf:2: workers[0].probes[0].name: invalid probe name \"a b\"");
+        assert_error_prefix(state, W("probes = { kind = \"disk\"; };"),
+                     "main.conf:2: workers[0].probes: expected a list of groups");
+        assert_error_prefix(state, H("{ name = \"x\"; kind = \"disk\"; path = \"/\"; }, { name = \"x\"; kind = \"disk\"; "
+                              "path = \"/tmp\"; }"),
+                     "main.conf:1: host_probes[1].name: duplicate probe name \"x\"");
+}
+
+/* Without the kinds (vigilctl needs only paths), a probe's own keys are not judged. */
+static void test_probes_without_kinds(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *p = path_in(f, "main.conf"), *error = NULL;
+        _cleanup_config_free_ Config *c = NULL;
+
+        write_file(f, "main.conf", P("{ kind = \"future\"; whatever = 1; }"));
+        assert_int_equal(config_parse_file(p, NULL, &c, &error), 0);
+        assert_int_equal(c->workers[0].n_probes, 1);
+        assert_null(c->workers[0].probes[0].spec);
+        config_free(TAKE_PTR(c));
+        assert_true(config_parse_file(p, &test_kinds, &c, &error) < 0);
+}
+
 /* ---- successful parses and defaults ---- */
 
 static void test_empty_file_gives_zero_workers_and_default_dirs(void **state) {
@@ -1241,6 +1355,10 @@ int main(void) {
                 T(test_invalid_cgroups_mode_is_refused),
                 T(test_first_error_wins),
                 T(test_error_message_is_optional),
+                T(test_probe_defaults),
+                T(test_starved_bounds),
+                T(test_probe_errors),
+                T(test_probes_without_kinds),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
