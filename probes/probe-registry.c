@@ -5,6 +5,7 @@
 #include "probe-file.h"
 #include "probe-pressure.h"
 #include "probe-progress.h"
+#include "probe-queue.h"
 #include "probe.h"
 
 static const ProbeOps *const probe_ops[] = {
@@ -12,6 +13,7 @@ static const ProbeOps *const probe_ops[] = {
         &probe_file_ops,
         &probe_pressure_ops,
         &probe_progress_ops,
+        &probe_queue_ops,
         NULL,
 };
 
