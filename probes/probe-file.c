@@ -22,7 +22,7 @@
 #define FILE_HASH_CHUNK (1024U * 1024U)
 #define FILE_DEFAULT_CHECKSUM_MAX_SIZE (1024.0 * 1024.0 * 1024.0)
 
-static const char *const file_checksum_table[_FILE_CHECKSUM_MAX] = {
+static const char *const probe_file_checksum_table[_FILE_CHECKSUM_MAX] = {
         [FILE_CHECKSUM_NONE] = "unchecked",
         [FILE_CHECKSUM_MATCH] = "match",
         [FILE_CHECKSUM_MISMATCH] = "mismatch",
@@ -30,7 +30,7 @@ static const char *const file_checksum_table[_FILE_CHECKSUM_MAX] = {
         [FILE_CHECKSUM_CHANGING] = "changing",
         [FILE_CHECKSUM_ERROR] = "error",
 };
-DEFINE_STRING_TABLE_LOOKUP(file_checksum, FileChecksum);
+DEFINE_STRING_TABLE_LOOKUP(probe_file_checksum, FileChecksum);
 
 typedef struct FileSettings {
         char *path;
@@ -150,7 +150,7 @@ void probe_file_judge(const ProbeConfig *pc, const FileReading *f, ProbeResult *
         (void) format_duration_approx(age, sizeof age, f->age, f->age < 60 * USEC_PER_SEC ? 100 * USEC_PER_MSEC
                                                                                      : USEC_PER_SEC);
         probe_result_evidence(r, "\"size\":%" PRIu64 ",\"age_sec\":%.3f,\"checksum\":\"%s\"", f->size, age_sec,
-                              file_checksum_to_string(f->checksum));
+                              probe_file_checksum_to_string(f->checksum));
         if (f->sha256[0])
                 probe_result_evidence(r, "\"sha256\":\"%s\",\"cached\":%s", f->sha256, f->cached ? "true" : "false");
 

@@ -15,8 +15,8 @@ typedef enum FileChecksum {
         _FILE_CHECKSUM_INVALID = -EINVAL,
 } FileChecksum;
 
-const char *file_checksum_to_string(FileChecksum c) _pure_;
-FileChecksum file_checksum_from_string(const char *s) _pure_;
+const char *probe_file_checksum_to_string(FileChecksum c) _pure_;
+FileChecksum probe_file_checksum_from_string(const char *s) _pure_;
 
 typedef struct FileReading {
         bool exists;
