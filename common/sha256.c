@@ -26,8 +26,8 @@ static void compress(uint32_t h[8], const uint8_t b[64]) {
         uint32_t w[64], a, bb, c, d, e, f, g, hh;
 
         for (unsigned t = 0; t < 16; t++)
-                w[t] = (uint32_t) b[4 * t] << 24 | (uint32_t) b[4 * t + 1] << 16 | (uint32_t) b[4 * t + 2] << 8 |
-                       (uint32_t) b[4 * t + 3];
+                w[t] = (uint32_t) b[4 * t] << 24 | (uint32_t) b[4 * t + 1] << 16 |
+                       (uint32_t) b[4 * t + 2] << 8 | (uint32_t) b[4 * t + 3];
         for (unsigned t = 16; t < 64; t++) {
                 uint32_t s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3);
                 uint32_t s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10);
@@ -37,7 +37,8 @@ static void compress(uint32_t h[8], const uint8_t b[64]) {
 
         a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
         for (unsigned t = 0; t < 64; t++) {
-                uint32_t t1 = hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[t] + w[t];
+                uint32_t t1 =
+                        hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[t] + w[t];
                 uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & bb) ^ (a & c) ^ (bb & c));
 
                 hh = g;
@@ -54,7 +55,8 @@ static void compress(uint32_t h[8], const uint8_t b[64]) {
 
 void sha256_init(Sha256 *s) {
         static const uint32_t h0[8] = {
-                0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+                0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
         };
 
         memcpy(s->h, h0, sizeof h0);

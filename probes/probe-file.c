@@ -94,8 +94,10 @@ static int parse_checksum(ConfigParser *p, const config_setting_t *s, const Conf
         if (r < 0)
                 return r;
         if (strncmp(v, "sha256:", 7) != 0 || sha256_from_hex(v + 7, fs->checksum) < 0)
-                return config_keys_fail(p, s, "invalid checksum \"%s\": expected \"sha256:\" and 64 hex digits "
-                                        "(as sha256sum prints them)", v);
+                return config_keys_fail(p, s,
+                                        "invalid checksum \"%s\": expected \"sha256:\" and 64 hex digits "
+                                        "(as sha256sum prints them)",
+                                        v);
         fs->has_checksum = true;
         return 0;
 }
@@ -106,10 +108,12 @@ static const ConfigKey file_keys[] = {
         CONFIG_KEY_THRESHOLD("min_size", FileSettings, min_size, THRESHOLD_BYTES | THRESHOLD_COUNT),
         CONFIG_KEY_THRESHOLD("max_size", FileSettings, max_size, THRESHOLD_BYTES | THRESHOLD_COUNT),
         CONFIG_KEY("checksum", parse_checksum),
-        CONFIG_KEY_THRESHOLD("checksum_max_size", FileSettings, checksum_max_size, THRESHOLD_BYTES | THRESHOLD_COUNT),
+        CONFIG_KEY_THRESHOLD("checksum_max_size", FileSettings, checksum_max_size,
+                             THRESHOLD_BYTES | THRESHOLD_COUNT),
 };
 
-static int file_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc, bool cgroups_off) {
+static int file_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc,
+                             bool cgroups_off) {
         const FileSettings *s = pc->settings;
 
         if (!s->path)
@@ -133,8 +137,8 @@ bool probe_file_fails_before_checksum(const ProbeConfig *pc, const FileReading *
 
 void probe_file_judge(const ProbeConfig *pc, const FileReading *f, ProbeResult *r) {
         const FileSettings *s = pc->settings;
-        char path[PATH_MAX * 2 + 3], size[THRESHOLD_FORMAT_MAX], lim[THRESHOLD_FORMAT_MAX], age[FORMAT_DURATION_MAX],
-                max_age[FORMAT_DURATION_MAX];
+        char path[PATH_MAX * 2 + 3], size[THRESHOLD_FORMAT_MAX], lim[THRESHOLD_FORMAT_MAX],
+                age[FORMAT_DURATION_MAX], max_age[FORMAT_DURATION_MAX];
         double age_sec = (double) f->age / USEC_PER_SEC;
 
         (void) json_escape(path, sizeof path, s->path);
@@ -147,12 +151,13 @@ void probe_file_judge(const ProbeConfig *pc, const FileReading *f, ProbeResult *
 
         (void) probe_format_value(size, sizeof size, (double) f->size, THRESHOLD_BYTES);
         /* "1s200ms" for a heartbeat judged in seconds, "3h12m" for an old file. */
-        (void) format_duration_approx(age, sizeof age, f->age, f->age < 60 * USEC_PER_SEC ? 100 * USEC_PER_MSEC
-                                                                                     : USEC_PER_SEC);
-        probe_result_evidence(r, "\"size\":%" PRIu64 ",\"age_sec\":%.3f,\"checksum\":\"%s\"", f->size, age_sec,
-                              probe_file_checksum_to_string(f->checksum));
+        (void) format_duration_approx(age, sizeof age, f->age,
+                                      f->age < 60 * USEC_PER_SEC ? 100 * USEC_PER_MSEC : USEC_PER_SEC);
+        probe_result_evidence(r, "\"size\":%" PRIu64 ",\"age_sec\":%.3f,\"checksum\":\"%s\"", f->size,
+                              age_sec, probe_file_checksum_to_string(f->checksum));
         if (f->sha256[0])
-                probe_result_evidence(r, "\"sha256\":\"%s\",\"cached\":%s", f->sha256, f->cached ? "true" : "false");
+                probe_result_evidence(r, "\"sha256\":\"%s\",\"cached\":%s", f->sha256,
+                                      f->cached ? "true" : "false");
 
         /* The value is what the failing check measured; for an OK file its age, if that is
          * watched, else its size. */
@@ -173,30 +178,32 @@ void probe_file_judge(const ProbeConfig *pc, const FileReading *f, ProbeResult *
                 r->status = PROBE_CRITICAL;
                 r->value = (double) f->size;
                 r->threshold = s->min_size.value;
-                probe_result_message(r, "%s: %s, below min_size %s", s->path, size,
-                                     probe_format_value(lim, sizeof lim, s->min_size.value, THRESHOLD_BYTES));
+                probe_result_message(
+                        r, "%s: %s, below min_size %s", s->path, size,
+                        probe_format_value(lim, sizeof lim, s->min_size.value, THRESHOLD_BYTES));
                 return;
         }
         if (s->max_size.set && (double) f->size > s->max_size.value) {
                 r->status = PROBE_CRITICAL;
                 r->value = (double) f->size;
                 r->threshold = s->max_size.value;
-                probe_result_message(r, "%s: %s, above max_size %s", s->path, size,
-                                     probe_format_value(lim, sizeof lim, s->max_size.value, THRESHOLD_BYTES));
+                probe_result_message(
+                        r, "%s: %s, above max_size %s", s->path, size,
+                        probe_format_value(lim, sizeof lim, s->max_size.value, THRESHOLD_BYTES));
                 return;
         }
 
         switch (f->checksum) {
         case FILE_CHECKSUM_MISMATCH:
                 r->status = PROBE_CRITICAL;
-                probe_result_message(r, "%s: content differs from its checksum (sha256 is %.16s...)", s->path,
-                                     f->sha256);
+                probe_result_message(r, "%s: content differs from its checksum (sha256 is %.16s...)",
+                                     s->path, f->sha256);
                 return;
         case FILE_CHECKSUM_TOO_LARGE:
                 r->status = PROBE_UNKNOWN;
-                probe_result_message(r, "%s: %s is more than checksum_max_size %s: not hashed", s->path, size,
-                                     probe_format_value(lim, sizeof lim, s->checksum_max_size.value,
-                                                        THRESHOLD_BYTES));
+                probe_result_message(
+                        r, "%s: %s is more than checksum_max_size %s: not hashed", s->path, size,
+                        probe_format_value(lim, sizeof lim, s->checksum_max_size.value, THRESHOLD_BYTES));
                 return;
         case FILE_CHECKSUM_CHANGING:
                 r->status = PROBE_UNKNOWN;
@@ -227,9 +234,9 @@ static FileIdentity identity_of(const struct stat *st) {
 }
 
 static bool identity_equal(const FileIdentity *a, const FileIdentity *b) {
-        return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
-               a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
-               a->ctime.tv_nsec == b->ctime.tv_nsec;
+        return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+               a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+               a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
 static void hash_stop(FileState *st) {

@@ -34,7 +34,8 @@ static void pressure_settings_init(void *settings) {
 static const ConfigKey pressure_keys[] = {
         CONFIG_KEY_ENUM("resource", PressureSettings, resource, psi_resource, _PSI_RESOURCE_MAX, "resource"),
         CONFIG_KEY_ENUM("line", PressureSettings, line, psi_line_kind, _PSI_LINE_KIND_MAX, "line"),
-        CONFIG_KEY_ENUM("window", PressureSettings, window, probe_pressure_window, _PRESSURE_WINDOW_MAX, "window"),
+        CONFIG_KEY_ENUM("window", PressureSettings, window, probe_pressure_window, _PRESSURE_WINDOW_MAX,
+                        "window"),
 };
 
 static int pressure_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc,
@@ -45,7 +46,8 @@ static int pressure_check_config(ConfigParser *p, const config_setting_t *g, con
                 return config_keys_fail(p, g, "missing required key \"resource\" (cpu, memory or io)");
         /* Without a threshold it could never fire: a probe that only costs. */
         if (!pc->warning.set && !pc->critical.set)
-                return config_keys_fail(p, g, "probe kind \"pressure\" needs \"warning\" or \"critical\" (a percentage)");
+                return config_keys_fail(
+                        p, g, "probe kind \"pressure\" needs \"warning\" or \"critical\" (a percentage)");
         return 0;
 }
 
@@ -78,10 +80,10 @@ void probe_pressure_judge(const ProbeConfig *pc, const PsiReading *p, ProbeResul
         }
         v = window_value(l, s->window);
         probe_result_judge(r, pc, v, v);
-        probe_result_message(r, "%s %s %s %.1f%% (avg10 %.1f%%, avg60 %.1f%%, avg300 %.1f%%)", res, line, win, v,
-                             l->avg10, l->avg60, l->avg300);
-        probe_result_evidence(r, "\"avg10\":%.2f,\"avg60\":%.2f,\"avg300\":%.2f,\"total_usec\":%" PRIu64, l->avg10,
-                              l->avg60, l->avg300, l->total);
+        probe_result_message(r, "%s %s %s %.1f%% (avg10 %.1f%%, avg60 %.1f%%, avg300 %.1f%%)", res, line,
+                             win, v, l->avg10, l->avg60, l->avg300);
+        probe_result_evidence(r, "\"avg10\":%.2f,\"avg60\":%.2f,\"avg300\":%.2f,\"total_usec\":%" PRIu64,
+                              l->avg10, l->avg60, l->avg300, l->total);
 }
 
 static int pressure_check(ProbeCheck *c, const ProbeTarget *t, ProbeResult *ret) {

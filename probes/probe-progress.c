@@ -28,7 +28,8 @@ void probe_progress_judge(const ProbeConfig *pc, ProgressState *s, const ProbeRe
         bool baseline = !s->has_value, heartbeat;
         double stuck, beat_ago;
 
-        heartbeat = reports && reports->heartbeat_at > 0 && (!s->sampled || reports->heartbeat_at > s->sampled_at);
+        heartbeat = reports && reports->heartbeat_at > 0 &&
+                    (!s->sampled || reports->heartbeat_at > s->sampled_at);
         r->threshold = (double) pc->for_usec / USEC_PER_SEC;
         if (!reports || !reports->has_progress) {
                 r->no_verdict = true;
@@ -37,10 +38,12 @@ void probe_progress_judge(const ProbeConfig *pc, ProgressState *s, const ProbeRe
         }
 
         stuck = (double) usec_sub_unsigned(now, reports->progress_at) / USEC_PER_SEC;
-        beat_ago = reports->heartbeat_at > 0 ? (double) usec_sub_unsigned(now, reports->heartbeat_at) / USEC_PER_SEC
-                                             : NAN;
+        beat_ago = reports->heartbeat_at > 0
+                           ? (double) usec_sub_unsigned(now, reports->heartbeat_at) / USEC_PER_SEC
+                           : NAN;
         r->value = stuck;
-        probe_result_evidence(r, "\"progress\":%" PRIu64 ",\"unchanged_sec\":%.3f", reports->progress, stuck);
+        probe_result_evidence(r, "\"progress\":%" PRIu64 ",\"unchanged_sec\":%.3f", reports->progress,
+                              stuck);
         if (!isnan(beat_ago))
                 probe_result_evidence(r, "\"last_heartbeat_sec\":%.3f", beat_ago);
         else
@@ -62,8 +65,10 @@ void probe_progress_judge(const ProbeConfig *pc, ProgressState *s, const ProbeRe
                                      ") while heartbeats continue", stuck, reports->progress);
         } else {
                 r->no_verdict = true;
-                probe_result_message(r, "X_VIGIL_PROGRESS stuck at %" PRIu64 " and no heartbeat since the last "
-                                     "sample: silence is the watchdog's to judge", reports->progress);
+                probe_result_message(r,
+                                     "X_VIGIL_PROGRESS stuck at %" PRIu64 " and no heartbeat since the last "
+                                     "sample: silence is the watchdog's to judge",
+                                     reports->progress);
         }
         s->has_value = true;
         s->value = reports->progress;

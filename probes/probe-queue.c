@@ -66,8 +66,10 @@ static int parse_source(ConfigParser *p, const config_setting_t *s, const Config
         if (r < 0)
                 return r;
         if (!streq(v, "notify"))
-                return config_keys_fail(p, s, "invalid source \"%s\" (expected \"notify\"; a spool directory is "
-                                        "spool = \"/path\")", v);
+                return config_keys_fail(p, s,
+                                        "invalid source \"%s\" (expected \"notify\"; a spool directory is "
+                                        "spool = \"/path\")",
+                                        v);
         qs->notify = true;
         return 0;
 }
@@ -85,22 +87,26 @@ static bool has_growth(const QueueSettings *s) {
         return s->growth_warning.set || s->growth_critical.set;
 }
 
-static int queue_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc, bool cgroups_off) {
+static int queue_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc,
+                              bool cgroups_off) {
         const QueueSettings *s = pc->settings;
         const config_setting_t *parent = config_setting_parent(g);
         char a[FORMAT_DURATION_MAX], b[FORMAT_DURATION_MAX];
 
         if (!s->spool && !s->notify)
-                return config_keys_fail(p, g, "missing the queue's source: spool = \"/path\" or source = \"notify\"");
+                return config_keys_fail(
+                        p, g, "missing the queue's source: spool = \"/path\" or source = \"notify\"");
         if (s->spool && s->notify)
                 return config_keys_fail(p, config_setting_get_member(g, "source"),
                                         "a queue probe has one source: spool or source, not both");
         /* The list the probe is in says whether it is a host probe; the kinds' check is not
          * told otherwise. */
-        if (s->notify && parent && config_setting_name(parent) && streq(config_setting_name(parent), "host_probes"))
-                return config_keys_fail(p, config_setting_get_member(g, "source"),
-                                        "source = \"notify\" reads a worker's X_VIGIL_QUEUE=: put the probe in the "
-                                        "worker's probes");
+        if (s->notify && parent && config_setting_name(parent) &&
+            streq(config_setting_name(parent), "host_probes"))
+                return config_keys_fail(
+                        p, config_setting_get_member(g, "source"),
+                        "source = \"notify\" reads a worker's X_VIGIL_QUEUE=: put the probe in the "
+                        "worker's probes");
         if (s->notify && config_setting_get_member(g, "max_count"))
                 return config_keys_fail(p, config_setting_get_member(g, "max_count"),
                                         "has no use without spool");
@@ -113,11 +119,14 @@ static int queue_check_config(ConfigParser *p, const config_setting_t *g, const 
 
                 for (size_t i = 0; i < ELEMENTSOF(t); i++)
                         if (t[i]->set && t[i]->value >= (double) s->max_count)
-                                return config_keys_fail(p, config_setting_get_member(g, names[i]),
-                                                        "must be below max_count (%u): a spool is counted up "
-                                                        "to max_count only", s->max_count);
+                                return config_keys_fail(
+                                        p, config_setting_get_member(g, names[i]),
+                                        "must be below max_count (%u): a spool is counted up "
+                                        "to max_count only",
+                                        s->max_count);
         }
-        if (s->growth_warning.set && s->growth_critical.set && s->growth_warning.value > s->growth_critical.value)
+        if (s->growth_warning.set && s->growth_critical.set &&
+            s->growth_warning.value > s->growth_critical.value)
                 return config_keys_fail(p, config_setting_get_member(g, "growth_warning"),
                                         "must be at or below growth_critical");
         if (!has_growth(s) && config_setting_get_member(g, "growth_window"))
@@ -127,7 +136,8 @@ static int queue_check_config(ConfigParser *p, const config_setting_t *g, const 
         if (has_growth(s) && pc->every > s->growth_window / 16)
                 return config_keys_fail(p, config_setting_get_member(g, "growth_window") ?: g,
                                         "growth_window (%s) is too short for every (%s): a growth is fitted "
-                                        "over at least 16 samples", format_duration(a, sizeof a, s->growth_window),
+                                        "over at least 16 samples",
+                                        format_duration(a, sizeof a, s->growth_window),
                                         format_duration(b, sizeof b, pc->every));
         return 0;
 }
@@ -138,14 +148,17 @@ static void source_evidence(const QueueSettings *s, const QueueReading *q, Probe
 
         if (s->spool) {
                 (void) json_escape(path, sizeof path, s->spool);
-                probe_result_evidence(r, "\"source\":\"spool\",\"spool\":%s,\"max_count\":%u", path, s->max_count);
+                probe_result_evidence(r, "\"source\":\"spool\",\"spool\":%s,\"max_count\":%u", path,
+                                      s->max_count);
         } else
                 probe_result_evidence(r, "\"source\":\"notify\"");
         if (q->present)
-                probe_result_evidence(r, "\"depth\":%" PRIu64 ",\"bounded\":%s", q->depth, q->bounded ? "true" : "false");
+                probe_result_evidence(r, "\"depth\":%" PRIu64 ",\"bounded\":%s", q->depth,
+                                      q->bounded ? "true" : "false");
 }
 
-void probe_queue_judge(const ProbeConfig *pc, TrendWindow *trend, const QueueReading *q, usec_t now, ProbeResult *r) {
+void probe_queue_judge(const ProbeConfig *pc, TrendWindow *trend, const QueueReading *q, usec_t now,
+                       ProbeResult *r) {
         const QueueSettings *s = pc->settings;
         char depth[48], where[PATH_MAX + 32], d[FORMAT_DURATION_MAX], trend_json[TREND_JSON_MAX];
         double min_slope, limit;
@@ -161,7 +174,8 @@ void probe_queue_judge(const ProbeConfig *pc, TrendWindow *trend, const QueueRea
         if (q->stale) {
                 r->status = PROBE_UNKNOWN;
                 probe_result_message(r, "no X_VIGIL_QUEUE= for %s (the last said %" PRIu64 ")",
-                                     format_duration_approx(d, sizeof d, q->report_age, USEC_PER_SEC), q->depth);
+                                     format_duration_approx(d, sizeof d, q->report_age, USEC_PER_SEC),
+                                     q->depth);
                 return;
         }
 
@@ -183,8 +197,8 @@ void probe_queue_judge(const ProbeConfig *pc, TrendWindow *trend, const QueueRea
         limit = pc->critical.set ? pc->critical.value : pc->warning.set ? pc->warning.value : INFINITY;
         if (trend_format_json(trend, &fit, limit, trend_json, sizeof trend_json) >= 0)
                 probe_result_evidence(r, "\"growth\":%s", trend_json);
-        probe_result_evidence(r, "\"growth_judged\":%s,\"growth_reason\":\"%s\"", fit.judged ? "true" : "false",
-                              fit.reason);
+        probe_result_evidence(r, "\"growth_judged\":%s,\"growth_reason\":\"%s\"",
+                              fit.judged ? "true" : "false", fit.reason);
         if (!fit.growing)
                 return;
 
@@ -202,8 +216,9 @@ void probe_queue_judge(const ProbeConfig *pc, TrendWindow *trend, const QueueRea
                 r->status = growth.status;
                 r->value = growth.value;
                 r->threshold = growth.threshold;
-                probe_result_message(r, "queue growing by %.4g/min over the last %s (depth %s, %s)", growth.value,
-                                     format_duration_approx(d, sizeof d, fit.span, USEC_PER_SEC), depth, where);
+                probe_result_message(
+                        r, "queue growing by %.4g/min over the last %s (depth %s, %s)", growth.value,
+                        format_duration_approx(d, sizeof d, fit.span, USEC_PER_SEC), depth, where);
         }
 }
 

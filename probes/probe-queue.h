@@ -18,6 +18,7 @@ typedef struct QueueReading {
  * probe's window for the growth (NULL when no growth threshold is set): the reading is added to
  * it first. The mapping from reading to result, apart from the directory and the reports, for
  * the unit test. */
-void probe_queue_judge(const ProbeConfig *pc, TrendWindow *trend, const QueueReading *q, usec_t now, ProbeResult *r);
+void probe_queue_judge(const ProbeConfig *pc, TrendWindow *trend, const QueueReading *q, usec_t now,
+                       ProbeResult *r);
 
 extern const ProbeOps probe_queue_ops;

@@ -78,18 +78,23 @@ static void test_hex_round_trip(void **state) {
         sha256("abc", 3, d);
         assert_int_equal(sha256_from_hex(sha256_to_hex(d, hex), back), 0);
         assert_memory_equal(d, back, sizeof d);
-        assert_int_equal(sha256_from_hex("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD", back), 0);
+        assert_int_equal(
+                sha256_from_hex("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD", back),
+                0);
         assert_memory_equal(d, back, sizeof d);
 
         memset(back, 0x5a, sizeof back);
         assert_int_equal(sha256_from_hex("", back), -EINVAL);
         assert_int_equal(sha256_from_hex("ba7816bf", back), -EINVAL);
-        assert_int_equal(sha256_from_hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0", back),
-                         -EINVAL);
-        assert_int_equal(sha256_from_hex("ga7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", back),
-                         -EINVAL);
-        assert_int_equal(sha256_from_hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a ", back),
-                         -EINVAL);
+        assert_int_equal(
+                sha256_from_hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0", back),
+                -EINVAL);
+        assert_int_equal(
+                sha256_from_hex("ga7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", back),
+                -EINVAL);
+        assert_int_equal(
+                sha256_from_hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a ", back),
+                -EINVAL);
         for (size_t i = 0; i < sizeof back; i++)
                 assert_int_equal(back[i], 0x5a);   /* untouched on failure */
 }

@@ -69,10 +69,12 @@ int main(int argc, char *argv[]) {
                 die("unexpected argument '%s'", argv[optind]);
 
         if (stamp)
-                append_line(stamp, "start %d %s %llu\n", (int) getpid(), instance ? instance : "-", now_usec());
+                append_line(stamp, "start %d %s %llu\n", (int) getpid(), instance ? instance : "-",
+                            now_usec());
         r = sd_notify(0, "READY=1\nSTATUS=working");
         if (r <= 0)
-                fprintf(stderr, "vt-report: sd_notify(READY=1): %s\n", r < 0 ? strerror(-r) : "NOTIFY_SOCKET is not set");
+                fprintf(stderr, "vt-report: sd_notify(READY=1): %s\n",
+                        r < 0 ? strerror(-r) : "NOTIFY_SOCKET is not set");
 
         for (;;) {
                 char msg[128], q[48] = "";
@@ -84,8 +86,8 @@ int main(int argc, char *argv[]) {
                         (void) snprintf(q, sizeof q, "\nX_VIGIL_QUEUE=%ld", queue);
                         queue += queue_step;
                 }
-                (void) snprintf(msg, sizeof msg, "%sX_VIGIL_PROGRESS=%llu%s", heartbeat ? "WATCHDOG=1\n" : "",
-                                progress, q);
+                (void) snprintf(msg, sizeof msg, "%sX_VIGIL_PROGRESS=%llu%s",
+                                heartbeat ? "WATCHDOG=1\n" : "", progress, q);
                 if (sd_notify(0, msg) <= 0)
                         fprintf(stderr, "vt-report: sd_notify failed\n");
         }

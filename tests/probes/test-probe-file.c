@@ -114,7 +114,8 @@ static void test_max_age_is_a_heartbeat(void **state) {
 }
 
 static void test_size_bounds(void **state) {
-        Config *c = parse_ok("{ kind = \"file\"; path = \"/srv/model.bin\"; min_size = \"1M\"; max_size = 4194304; }");
+        Config *c = parse_ok(
+                "{ kind = \"file\"; path = \"/srv/model.bin\"; min_size = \"1M\"; max_size = 4194304; }");
         FileReading f = { .exists = true, .size = 512 * 1024 };
         ProbeResult r = judge(c, &f);
 
@@ -134,8 +135,9 @@ static void test_size_bounds(void **state) {
 }
 
 static void test_checksum_verdicts(void **state) {
-        Config *c = parse_ok("{ kind = \"file\"; path = \"/srv/m\\\"x\"; checksum = \"sha256:" ABC_SHA256 "\"; "
-                             "checksum_max_size = \"1M\"; }");
+        Config *c =
+                parse_ok("{ kind = \"file\"; path = \"/srv/m\\\"x\"; checksum = \"sha256:" ABC_SHA256 "\"; "
+                         "checksum_max_size = \"1M\"; }");
         FileReading f = { .exists = true, .size = 3, .age = SEC, .checksum = FILE_CHECKSUM_MATCH,
                           .sha256 = ABC_SHA256 };
         char json[PROBE_EVIDENCE_MAX + 2];
@@ -152,7 +154,8 @@ static void test_checksum_verdicts(void **state) {
         f.cached = true;
         r = judge(c, &f);
         assert_int_equal(r.status, PROBE_CRITICAL);
-        assert_string_equal(r.message, "/srv/m\"x: content differs from its checksum (sha256 is ba7816bf8f01cfea...)");
+        assert_string_equal(r.message,
+                            "/srv/m\"x: content differs from its checksum (sha256 is ba7816bf8f01cfea...)");
         assert_non_null(strstr(r.evidence, "\"checksum\":\"mismatch\""));
         assert_non_null(strstr(r.evidence, "\"cached\":true"));
 
@@ -175,21 +178,26 @@ static void test_checksum_verdicts(void **state) {
 }
 
 static void test_config_errors(void **state) {
-        assert_error("{ kind = \"file\"; max_age = \"1m\"; }", "host_probes[0]: missing required key \"path\"");
+        assert_error("{ kind = \"file\"; max_age = \"1m\"; }",
+                     "host_probes[0]: missing required key \"path\"");
         assert_error("{ kind = \"file\"; path = \"rel/x\"; }", "host_probes[0].path:");
         assert_error("{ kind = \"file\"; path = \"/x\"; max_age = \"0\"; }",
                      "host_probes[0].max_age: must be greater than 0");
-        assert_error("{ kind = \"file\"; path = \"/x\"; max_age = 30; }", "host_probes[0].max_age: expected a duration");
-        assert_error("{ kind = \"file\"; path = \"/x\"; min_size = \"10%\"; }",
-                     "host_probes[0].min_size: expected a number (1000) or a size (\"512M\"), got a percentage");
+        assert_error("{ kind = \"file\"; path = \"/x\"; max_age = 30; }",
+                     "host_probes[0].max_age: expected a duration");
+        assert_error(
+                "{ kind = \"file\"; path = \"/x\"; min_size = \"10%\"; }",
+                "host_probes[0].min_size: expected a number (1000) or a size (\"512M\"), got a percentage");
         assert_error("{ kind = \"file\"; path = \"/x\"; min_size = \"2M\"; max_size = \"1M\"; }",
                      "host_probes[0].min_size: must not be above max_size");
-        assert_error("{ kind = \"file\"; path = \"/x\"; checksum = \"md5:d41d8cd98f00b204e9800998ecf8427e\"; }",
-                     "host_probes[0].checksum: invalid checksum \"md5:d41d8cd98f00b204e9800998ecf8427e\": "
-                     "expected \"sha256:\" and 64 hex digits");
+        assert_error(
+                "{ kind = \"file\"; path = \"/x\"; checksum = \"md5:d41d8cd98f00b204e9800998ecf8427e\"; }",
+                "host_probes[0].checksum: invalid checksum \"md5:d41d8cd98f00b204e9800998ecf8427e\": "
+                "expected \"sha256:\" and 64 hex digits");
         assert_error("{ kind = \"file\"; path = \"/x\"; checksum = \"sha256:abc\"; }",
                      "host_probes[0].checksum: invalid checksum");
-        assert_error("{ kind = \"file\"; path = \"/x\"; checksum = 5; }", "host_probes[0].checksum: expected a string");
+        assert_error("{ kind = \"file\"; path = \"/x\"; checksum = 5; }",
+                     "host_probes[0].checksum: expected a string");
         assert_error("{ kind = \"file\"; path = \"/x\"; checksum_max_size = \"1G\"; }",
                      "host_probes[0].checksum_max_size: has no use without \"checksum\"");
         assert_error("{ kind = \"file\"; path = \"/x\"; critical = \"1M\"; }",
@@ -265,14 +273,16 @@ static void test_hash_in_steps_cached_and_redone_on_change(void **state) {
         memset(content, 'm', size);
         sha256(content, size, digest);
         free(content);
-        (void) snprintf(conf, sizeof conf, "{ kind = \"file\"; path = \"%s\"; checksum = \"sha256:%s\"; }", path,
-                        sha256_to_hex(digest, hex));
+        (void) snprintf(conf, sizeof conf, "{ kind = \"file\"; path = \"%s\"; checksum = \"sha256:%s\"; }",
+                        path, sha256_to_hex(digest, hex));
         c = parse_ok(conf);
 
         assert_int_equal(sd_event_new(&run.event), 0);
         loop_fds = count_fds();
         run.env = (ProbeEnv) { .event = run.event };
-        assert_int_equal(probe_check_init(&run.check, &probe_file_ops, &c->host_probes[0], &run.env, on_done, &run), 0);
+        assert_int_equal(
+                probe_check_init(&run.check, &probe_file_ops, &c->host_probes[0], &run.env, on_done, &run),
+                0);
 
         steps = sample(&run, &r);
         assert_true(steps >= 4);     /* three reads and the end, one per loop iteration */
@@ -336,12 +346,16 @@ static void test_too_large_and_fifo_are_unknown_without_blocking(void **state) {
         assert_non_null(mkdtemp(dir));
         (void) snprintf(path, sizeof path, "%s/big", dir);
         write_file(path, 4096, 'b');
-        (void) snprintf(conf, sizeof conf, "{ kind = \"file\"; path = \"%s\"; checksum = \"sha256:" ABC_SHA256 "\"; "
-                        "checksum_max_size = 4095; }", path);
+        (void) snprintf(conf, sizeof conf,
+                        "{ kind = \"file\"; path = \"%s\"; checksum = \"sha256:" ABC_SHA256 "\"; "
+                        "checksum_max_size = 4095; }",
+                        path);
         c = parse_ok(conf);
         assert_int_equal(sd_event_new(&run.event), 0);
         run.env = (ProbeEnv) { .event = run.event };
-        assert_int_equal(probe_check_init(&run.check, &probe_file_ops, &c->host_probes[0], &run.env, on_done, &run), 0);
+        assert_int_equal(
+                probe_check_init(&run.check, &probe_file_ops, &c->host_probes[0], &run.env, on_done, &run),
+                0);
         assert_int_equal(sample(&run, &r), 0);
         assert_int_equal(r.status, PROBE_UNKNOWN);
         assert_non_null(strstr(r.message, "big: 4K is more than checksum_max_size 3.999K: not hashed"));
@@ -351,10 +365,12 @@ static void test_too_large_and_fifo_are_unknown_without_blocking(void **state) {
         /* A FIFO in the file's place: open() must not wait for a writer. */
         (void) snprintf(fifo, sizeof fifo, "%s/fifo", dir);
         assert_int_equal(mkfifo(fifo, 0600), 0);
-        (void) snprintf(conf, sizeof conf, "{ kind = \"file\"; path = \"%s\"; checksum = \"sha256:" ABC_SHA256 "\"; }",
-                        fifo);
+        (void) snprintf(conf, sizeof conf,
+                        "{ kind = \"file\"; path = \"%s\"; checksum = \"sha256:" ABC_SHA256 "\"; }", fifo);
         c = parse_ok(conf);
-        assert_int_equal(probe_check_init(&run.check, &probe_file_ops, &c->host_probes[0], &run.env, on_done, &run), 0);
+        assert_int_equal(
+                probe_check_init(&run.check, &probe_file_ops, &c->host_probes[0], &run.env, on_done, &run),
+                0);
         assert_int_equal(sample(&run, &r), 0);
         assert_int_equal(r.status, PROBE_UNKNOWN);
         assert_non_null(strstr(r.message, "cannot be hashed: Invalid argument"));
@@ -380,7 +396,8 @@ static void test_stale_heartbeat_file(void **state) {
         write_file(path, 0, 0);
         (void) snprintf(conf, sizeof conf, "{ kind = \"file\"; path = \"%s\"; max_age = \"1m\"; }", path);
         c = parse_ok(conf);
-        assert_int_equal(probe_check_init(&run.check, &probe_file_ops, &c->host_probes[0], NULL, on_done, &run), 0);
+        assert_int_equal(
+                probe_check_init(&run.check, &probe_file_ops, &c->host_probes[0], NULL, on_done, &run), 0);
         assert_int_equal(sample(&run, &r), 0);
         assert_int_equal(r.status, PROBE_OK);
 

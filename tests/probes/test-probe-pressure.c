@@ -74,7 +74,8 @@ static ProbeResult judge(const Config *c, const PsiReading *p) {
 }
 
 static void test_some_avg10_against_percent_thresholds(void **state) {
-        Config *c = parse_ok("{ kind = \"pressure\"; resource = \"cpu\"; warning = \"50%\"; critical = \"80%\"; }");
+        Config *c = parse_ok(
+                "{ kind = \"pressure\"; resource = \"cpu\"; warning = \"50%\"; critical = \"80%\"; }");
         PsiReading p = reading("some avg10=95.00 avg60=60.50 avg300=20.25 total=123456789\n"
                                "full avg10=1.00 avg60=0.00 avg300=0.00 total=42\n");
         char json[PROBE_EVIDENCE_MAX + 2];
@@ -86,8 +87,9 @@ static void test_some_avg10_against_percent_thresholds(void **state) {
         assert_true(r.threshold == 80.0);
         assert_string_equal(r.message, "cpu some avg10 95.0% (avg10 95.0%, avg60 60.5%, avg300 20.2%)");
         (void) snprintf(json, sizeof json, "{%s}", r.evidence);
-        assert_string_equal(json, "{\"resource\":\"cpu\",\"line\":\"some\",\"window\":\"avg10\",\"avg10\":95.00,"
-                                  "\"avg60\":60.50,\"avg300\":20.25,\"total_usec\":123456789}");
+        assert_string_equal(json,
+                            "{\"resource\":\"cpu\",\"line\":\"some\",\"window\":\"avg10\",\"avg10\":95.00,"
+                            "\"avg60\":60.50,\"avg300\":20.25,\"total_usec\":123456789}");
 
         p = reading("some avg10=60.00 avg60=0.00 avg300=0.00 total=1\n");
         r = judge(c, &p);
@@ -101,8 +103,9 @@ static void test_some_avg10_against_percent_thresholds(void **state) {
 }
 
 static void test_full_line_and_other_window(void **state) {
-        Config *c = parse_ok("{ kind = \"pressure\"; resource = \"memory\"; line = \"full\"; window = \"avg60\"; "
-                             "critical = \"20%\"; }");
+        Config *c = parse_ok(
+                "{ kind = \"pressure\"; resource = \"memory\"; line = \"full\"; window = \"avg60\"; "
+                "critical = \"20%\"; }");
         PsiReading p = reading("some avg10=90.00 avg60=90.00 avg300=90.00 total=1\n"
                                "full avg10=99.00 avg60=10.00 avg300=5.00 total=2\n");
         ProbeResult r = judge(c, &p);
@@ -112,7 +115,8 @@ static void test_full_line_and_other_window(void **state) {
         assert_true(r.value == 10.0);
         assert_string_equal(r.message, "memory full avg60 10.0% (avg10 99.0%, avg60 10.0%, avg300 5.0%)");
 
-        p = reading("some avg10=0.00 avg60=0.00 avg300=0.00 total=1\nfull avg10=0.00 avg60=20.01 avg300=0.00 total=2\n");
+        p = reading("some avg10=0.00 avg60=0.00 avg300=0.00 total=1\nfull avg10=0.00 avg60=20.01 "
+                    "avg300=0.00 total=2\n");
         r = judge(c, &p);
         assert_int_equal(r.status, PROBE_CRITICAL);
 
@@ -143,14 +147,17 @@ static void test_reads_the_stand_in_directory(void **state) {
         assert_non_null(mkdtemp(dir));
         env.pressure_dir = dir;
         (void) snprintf(path, sizeof path, "%s/io", dir);
-        assert_int_equal(probe_check_init(&check, probe_ops_find("pressure"), &c->host_probes[0], &env, NULL, NULL), 0);
+        assert_int_equal(
+                probe_check_init(&check, probe_ops_find("pressure"), &c->host_probes[0], &env, NULL, NULL),
+                0);
 
         /* No file: the probe cannot run. */
         assert_int_equal(probe_check_start(&check, &t, &r), 0);
         assert_int_equal(r.status, PROBE_UNKNOWN);
         assert_string_equal(r.message, "pressure probe cannot run: No such file or directory");
 
-        write_file(path, "some avg10=31.00 avg60=2.00 avg300=1.00 total=77\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+        write_file(path, "some avg10=31.00 avg60=2.00 avg300=1.00 total=77\nfull avg10=0.00 avg60=0.00 "
+                         "avg300=0.00 total=0\n");
         assert_int_equal(probe_check_start(&check, &t, &r), 0);
         assert_int_equal(r.status, PROBE_CRITICAL);
         assert_non_null(strstr(r.evidence, "\"total_usec\":77"));
@@ -180,10 +187,12 @@ static void test_config_errors(void **state) {
                      "critical is a number (1000); probe kind \"pressure\" takes a percentage");
         assert_error("{ kind = \"pressure\"; resource = \"cpu\"; warning = \"90%\"; critical = \"80%\"; }",
                      "warning (90%) must be at or below critical (80%)");
-        assert_error("{ kind = \"pressure\"; resource = 1; critical = \"80%\"; }", "host_probes[0].resource: expected a string");
-        assert_error_in("{ name = \"w\"; command = [ \"/bin/true\" ]; probes = ( { kind = \"pressure\"; resource = \"cpu\"; "
-                        "critical = \"80%\"; } ); }", "",
-                        "probe kind \"pressure\" measures the host: put it in host_probes");
+        assert_error("{ kind = \"pressure\"; resource = 1; critical = \"80%\"; }",
+                     "host_probes[0].resource: expected a string");
+        assert_error_in("{ name = \"w\"; command = [ \"/bin/true\" ]; probes = ( { kind = \"pressure\"; "
+                        "resource = \"cpu\"; "
+                        "critical = \"80%\"; } ); }",
+                        "", "probe kind \"pressure\" measures the host: put it in host_probes");
 }
 
 int main(void) {

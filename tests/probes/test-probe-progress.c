@@ -115,7 +115,8 @@ static void test_advancing_counter_is_ok_and_stuck_with_heartbeats_is_a_hang(voi
         assert_true(r.hang);
         assert_true(r.value == 42.0);
         assert_true(r.threshold == 30.0);
-        assert_string_equal(r.message, "no progress for 42s (X_VIGIL_PROGRESS stuck at 1234) while heartbeats continue");
+        assert_string_equal(
+                r.message, "no progress for 42s (X_VIGIL_PROGRESS stuck at 1234) while heartbeats continue");
         (void) snprintf(json, sizeof json, "{%s}", r.evidence);
         assert_string_equal(json, "{\"progress\":1234,\"unchanged_sec\":42.000,\"last_heartbeat_sec\":7.000,"
                                   "\"heartbeat_since_last_sample\":true}");
@@ -138,7 +139,8 @@ static void test_advancing_counter_is_ok_and_stuck_with_heartbeats_is_a_hang(voi
 static void test_stuck_and_silent_is_the_watchdogs_case(void **state) {
         Config *c = parse_ok("{ kind = \"progress\"; for = \"20s\"; }");
         const ProbeConfig *pc = &c->workers[0].probes[0];
-        ProbeReports rep = { .has_progress = true, .progress = 7, .progress_at = T0, .heartbeat_at = T0 + SEC };
+        ProbeReports rep = {
+                .has_progress = true, .progress = 7, .progress_at = T0, .heartbeat_at = T0 + SEC};
         ProgressState s = {};
         ProbeResult r;
 
@@ -169,7 +171,8 @@ static void test_check_keeps_state_and_reset_forgets(void **state) {
         Config *c = parse_ok("{ kind = \"progress\"; for = \"1s\"; every = \"1s\"; }");
         const ProbeOps *ops = probe_ops_find("progress");
         usec_t t = now(CLOCK_MONOTONIC);
-        ProbeReports rep = { .has_progress = true, .progress = 1, .progress_at = t - 5 * SEC, .heartbeat_at = t };
+        ProbeReports rep = {
+                .has_progress = true, .progress = 1, .progress_at = t - 5 * SEC, .heartbeat_at = t};
         ProbeTarget target = { .worker = "w", .instance = 0, .name = "w:0", .reports = &rep };
         ProbeCheck check;
         ProbeResult r;

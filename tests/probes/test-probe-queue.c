@@ -94,13 +94,15 @@ static void test_spool_depth_thresholds_and_bound(void **state) {
         assert_int_equal(r.status, PROBE_CRITICAL);
         assert_true(r.threshold == 10.0);
         (void) snprintf(json, sizeof json, "{%s}", r.evidence);
-        assert_string_equal(json, "{\"source\":\"spool\",\"spool\":\"/var/spool/out\",\"max_count\":1000,\"depth\":11,"
-                                  "\"bounded\":false}");
+        assert_string_equal(
+                json, "{\"source\":\"spool\",\"spool\":\"/var/spool/out\",\"max_count\":1000,\"depth\":11,"
+                      "\"bounded\":false}");
 
         /* Counted up to max_count: the depth is at least that. */
         r = judge(c, NULL, (QueueReading) { .present = true, .depth = 1000, .bounded = true }, T0);
         assert_int_equal(r.status, PROBE_CRITICAL);
-        assert_string_equal(r.message, "queue depth >= 1000 (spool /var/spool/out, counted up to max_count)");
+        assert_string_equal(r.message,
+                            "queue depth >= 1000 (spool /var/spool/out, counted up to max_count)");
         assert_non_null(strstr(r.evidence, "\"bounded\":true"));
         config_free(c);
 }
@@ -120,7 +122,8 @@ static void test_notify_reports(void **state) {
         r = judge(c, NULL, (QueueReading) { .present = true, .depth = 120 }, T0);
         assert_int_equal(r.status, PROBE_CRITICAL);
 
-        r = judge(c, NULL, (QueueReading) { .present = true, .stale = true, .depth = 120, .report_age = 31 * SEC }, T0);
+        r = judge(c, NULL,
+                  (QueueReading){.present = true, .stale = true, .depth = 120, .report_age = 31 * SEC}, T0);
         assert_int_equal(r.status, PROBE_UNKNOWN);
         assert_string_equal(r.message, "no X_VIGIL_QUEUE= for 31s (the last said 120)");
         config_free(c);
@@ -137,7 +140,8 @@ static void test_notify_through_check_stale_and_reset(void **state) {
         ProbeCheck check;
         ProbeResult r;
 
-        assert_int_equal(probe_check_init(&check, &probe_queue_ops, &c->workers[0].probes[0], NULL, NULL, NULL), 0);
+        assert_int_equal(
+                probe_check_init(&check, &probe_queue_ops, &c->workers[0].probes[0], NULL, NULL, NULL), 0);
         for (unsigned k = 0; k < 3; k++) {
                 assert_int_equal(probe_check_start(&check, &target, &r), 0);
                 assert_int_equal(r.status, PROBE_OK);
@@ -165,7 +169,8 @@ static void test_notify_through_check_stale_and_reset(void **state) {
 }
 
 /* Feeds depth(i) at T0 + i s for i in [from, to) and returns the last result. */
-static ProbeResult feed(const Config *c, TrendWindow *w, unsigned from, unsigned to, uint64_t (*depth)(unsigned)) {
+static ProbeResult feed(const Config *c, TrendWindow *w, unsigned from, unsigned to,
+                        uint64_t (*depth)(unsigned)) {
         ProbeResult r = {};
 
         for (unsigned i = from; i < to; i++)
@@ -191,8 +196,9 @@ static uint64_t sawtooth(unsigned i) {
 }
 
 static void test_growth_fires_by_its_rate(void **state) {
-        Config *c = parse_ok("{ kind = \"queue\"; source = \"notify\"; growth_warning = 200; growth_critical = 500; "
-                             "critical = 100000; every = \"1s\"; growth_window = \"1m\"; }");
+        Config *c = parse_ok(
+                "{ kind = \"queue\"; source = \"notify\"; growth_warning = 200; growth_critical = 500; "
+                "critical = 100000; every = \"1s\"; growth_window = \"1m\"; }");
         const ProbeConfig *pc = &c->workers[0].probes[0];
         TrendWindow *w = NULL;
         ProbeResult r;
@@ -208,7 +214,8 @@ static void test_growth_fires_by_its_rate(void **state) {
         assert_int_equal(r.status, PROBE_CRITICAL);
         assert_true(r.value > 599.0 && r.value < 601.0);
         assert_true(r.threshold == 500.0);
-        assert_string_equal(r.message, "queue growing by 600/min over the last 1m (depth 700, X_VIGIL_QUEUE=)");
+        assert_string_equal(r.message,
+                            "queue growing by 600/min over the last 1m (depth 700, X_VIGIL_QUEUE=)");
         assert_non_null(strstr(r.evidence, "\"growth\":{\"samples\":[["));
         assert_non_null(strstr(r.evidence, "\"slope_per_min\":600"));
         assert_non_null(strstr(r.evidence, "\"growth_reason\":\"steady growth\""));
@@ -288,9 +295,11 @@ static void test_real_spools(void **state) {
 
         assert_non_null(mkdtemp(dir));
         make_files(dir, 10);
-        (void) snprintf(conf, sizeof conf, "{ kind = \"queue\"; spool = \"%s\"; warning = 3; max_count = 4; }", dir);
+        (void) snprintf(conf, sizeof conf,
+                        "{ kind = \"queue\"; spool = \"%s\"; warning = 3; max_count = 4; }", dir);
         c = parse_ok(conf);
-        assert_int_equal(probe_check_init(&check, &probe_queue_ops, &c->workers[0].probes[0], NULL, NULL, NULL), 0);
+        assert_int_equal(
+                probe_check_init(&check, &probe_queue_ops, &c->workers[0].probes[0], NULL, NULL, NULL), 0);
         assert_int_equal(probe_check_start(&check, &t, &r), 0);
         assert_int_equal(r.status, PROBE_WARNING);
         assert_true(r.value == 4.0);
@@ -305,7 +314,9 @@ static void test_real_spools(void **state) {
         assert_int_equal(sd_event_new(&event), 0);
         loop_fds = count_fds();
         env = (ProbeEnv) { .event = event };
-        assert_int_equal(probe_check_init(&check, &probe_queue_ops, &c->workers[0].probes[0], &env, on_done, &run), 0);
+        assert_int_equal(
+                probe_check_init(&check, &probe_queue_ops, &c->workers[0].probes[0], &env, on_done, &run),
+                0);
         assert_int_equal(probe_check_start(&check, &t, &r), 1);
         while (!run.done) {
                 assert_true(sd_event_run(event, 0) >= 0);
@@ -361,14 +372,16 @@ static void test_config_errors(void **state) {
                      "probes[0].growth_warning: must be at or below growth_critical");
         assert_error("{ kind = \"queue\"; spool = \"/s\"; critical = 5; growth_window = \"1m\"; }",
                      "probes[0].growth_window: has no use without growth_warning or growth_critical");
-        assert_error("{ kind = \"queue\"; spool = \"/s\"; growth_critical = 5; growth_window = \"1m\"; every = \"10s\"; }",
+        assert_error("{ kind = \"queue\"; spool = \"/s\"; growth_critical = 5; growth_window = \"1m\"; "
+                     "every = \"10s\"; }",
                      "probes[0].growth_window: growth_window (1m) is too short for every (10s)");
         assert_error("{ kind = \"queue\"; spool = \"/s\"; growth_critical = 5; every = \"30s\"; }",
                      "probes[0]: growth_window (5m) is too short for every (30s)");
         assert_error("{ kind = \"queue\"; spool = \"/s\"; growth_critical = 5; growth_window = \"0\"; }",
                      "probes[0].growth_window: must be greater than 0");
         assert_error_in("", "{ kind = \"queue\"; source = \"notify\"; critical = 5; }",
-                        "host_probes[0].source: source = \"notify\" reads a worker's X_VIGIL_QUEUE=: put the probe in "
+                        "host_probes[0].source: source = \"notify\" reads a worker's X_VIGIL_QUEUE=: put "
+                        "the probe in "
                         "the worker's probes");
 }
 
