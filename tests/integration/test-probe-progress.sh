@@ -8,6 +8,8 @@
 #   silent  never sends WATCHDOG=1 and its counter never advances: that is silence, judged by
 #           the watchdog (unresponsive, restarted), never by the progress probe, even though
 #           the probe would have had time to fire twice over before the watchdog's 3 s.
+# The real host's pressure is not looked at (starved_some and starved_full are off): a busy test
+# machine must not defer the verdicts this scenario waits for (test-starved-host.sh tests that).
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 > /dev/null || skip "the sqlite3 shell is not installed"
@@ -28,7 +30,7 @@ common='notify = true;
                 probes = ( { kind = "progress"; every = "200ms"; for = "1s"; fail_after = 2; recover_after = 2; } );'
 : > "$T/silent-hold"
 write_config "$T/vigil.conf" <<EOF
-daemon = { store_flush_interval = "100ms"; };
+daemon = { store_flush_interval = "100ms"; starved_some = "off"; starved_full = "off"; };
 workers = (
         {
                 name = "busy";
