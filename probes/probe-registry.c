@@ -2,13 +2,21 @@
  * table below, one unit test and one integration test. Nothing else lists the kinds. */
 
 #include "probe-disk.h"
+#include "probe-file.h"
 #include "probe-http.h"
+#include "probe-pressure.h"
+#include "probe-progress.h"
+#include "probe-queue.h"
 #include "probe-tcp.h"
 #include "probe.h"
 
 static const ProbeOps *const probe_ops[] = {
         &probe_disk_ops,
+        &probe_file_ops,
         &probe_http_ops,
+        &probe_pressure_ops,
+        &probe_progress_ops,
+        &probe_queue_ops,
         &probe_tcp_ops,
         NULL,
 };
