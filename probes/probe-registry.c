@@ -2,12 +2,14 @@
  * table below, one unit test and one integration test. Nothing else lists the kinds. */
 
 #include "probe-disk.h"
+#include "probe-exec.h"
 #include "probe-http.h"
 #include "probe-tcp.h"
 #include "probe.h"
 
 static const ProbeOps *const probe_ops[] = {
         &probe_disk_ops,
+        &probe_exec_ops,
         &probe_http_ops,
         &probe_tcp_ops,
         NULL,
