@@ -63,7 +63,6 @@ typedef struct ExecSettings {
  * event sources (sd_event_source_set_io_fd_own()), so that there is one owner to free. */
 typedef struct ExecState {
         pid_t pid;                      /* the command until it is reaped; 0: none */
-        pid_t pgid;                     /* its process group (= session), while a sample runs */
         sd_event_source *child_source;  /* on its pidfd, while pid != 0 */
         sd_event_source *output_source; /* on the read end of its output pipe, until EOF */
         bool running;                   /* a result is owed: check() returned 1, no cancel yet */
@@ -82,13 +81,15 @@ static void exec_settings_done(void *settings) {
         s->groups = mfree(s->groups);
 }
 
-static int parse_exec_command(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings) {
+static int parse_exec_command(ConfigParser *p, const config_setting_t *s, const ConfigKey *k,
+                              void *settings) {
         _cleanup_strv_free_ char **argv = NULL;
         ExecSettings *e = settings;
         int r;
 
         r = config_keys_expect_string_list(p, s, CONFIG_ARGV_MAX,
-                                           "[ \"/usr/lib/nagios/plugins/check_procs\", \"-c\", \"1:\" ]", &argv);
+                                           "[ \"/usr/lib/nagios/plugins/check_procs\", \"-c\", \"1:\" ]",
+                                           &argv);
         if (r < 0)
                 return r;
         if (!argv[0])
@@ -161,7 +162,8 @@ static const ConfigKey exec_keys[] = {
         CONFIG_KEY("user", parse_exec_user),
 };
 
-static int exec_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc, bool cgroups_off) {
+static int exec_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc,
+                             bool cgroups_off) {
         const ExecSettings *s = pc->settings;
 
         if (!s->argv)
@@ -170,6 +172,9 @@ static int exec_check_config(ConfigParser *p, const config_setting_t *g, const P
 }
 
 /* ---- Judging the output ---- */
+
+/* The convention's exit statuses 0..3. */
+static const ProbeStatus status_by_exit[] = { PROBE_OK, PROBE_WARNING, PROBE_CRITICAL, PROBE_UNKNOWN };
 
 static bool is_digit(char c) {
         return c >= '0' && c <= '9';
@@ -311,9 +316,9 @@ static bool perfdata_parse_first(const char *perf, size_t n, Perfdata *ret) {
                 d.value = parse_number(perf + f, k);
                 if (isnan(d.value) || fn - k >= sizeof d.uom)
                         return false;
-                for (size_t u = k; u < fn; u++)
-                        if (!((perf[f + u] >= 'A' && perf[f + u] <= 'Z') || (perf[f + u] >= 'a' && perf[f + u] <= 'z') ||
-                              perf[f + u] == '%'))
+                for (size_t u = f + k; u < f + fn; u++)
+                        if (!((perf[u] >= 'A' && perf[u] <= 'Z') || (perf[u] >= 'a' && perf[u] <= 'z') ||
+                              perf[u] == '%'))
                                 return false;
                 memcpy(d.uom, perf + f + k, fn - k);
                 d.uom[fn - k] = 0;
@@ -404,15 +409,16 @@ void probe_exec_judge(const ExecOutcome *o, ProbeResult *r) {
                 text--;
         has_perf = bar && perfdata_parse_first(bar + 1, line - (size_t) (bar + 1 - out), &perf);
 
-        if (o->code == CLD_EXITED && o->status >= 0 && o->status <= 3) {
-                r->status = (ProbeStatus[]) { PROBE_OK, PROBE_WARNING, PROBE_CRITICAL, PROBE_UNKNOWN }[o->status];
+        if (o->code == CLD_EXITED && o->status >= 0 && (size_t) o->status < ELEMENTSOF(status_by_exit)) {
+                r->status = status_by_exit[o->status];
                 if (text == 0)
                         (void) snprintf(r->message, sizeof r->message, "no output");
                 len = strlen(r->message);
         } else {
                 r->status = PROBE_UNKNOWN;
                 if (o->code == CLD_EXITED)
-                        (void) snprintf(r->message, sizeof r->message, "unexpected exit status %d", o->status);
+                        (void) snprintf(r->message, sizeof r->message, "unexpected exit status %d",
+                                        o->status);
                 else if (o->code == CLD_KILLED || o->code == CLD_DUMPED)
                         (void) snprintf(r->message, sizeof r->message, "killed by signal %s%s",
                                         signal_name(o->status, sig, sizeof sig),
@@ -445,7 +451,8 @@ void probe_exec_judge(const ExecOutcome *o, ProbeResult *r) {
         if (has_perf) {
                 char raw[EXEC_EVIDENCE_PERFDATA_MAX], uom[EXEC_UOM_MAX * 6 + 3];
 
-                (void) snprintf(first, sizeof first, "%.*s", (int) MIN(perf.raw_size, sizeof first - 1), perf.raw);
+                (void) snprintf(first, sizeof first, "%.*s", (int) MIN(perf.raw_size, sizeof first - 1),
+                                perf.raw);
                 (void) json_escape(raw, sizeof raw, first);
                 (void) json_escape(uom, sizeof uom, perf.uom);
                 probe_result_evidence(r, "\"perfdata\":%s,\"uom\":%s", raw, uom);
@@ -659,20 +666,27 @@ static void exec_forget_child(ProbeCheck *c) {
         s->pid = 0;
 }
 
-/* Reaps the child if it has ended; never waits. */
+/* Reaps the child if it has ended; never waits. Whatever it left running in its session is
+ * killed first, while the unreaped child still holds the session's id: its output would come
+ * too late, and a probe must not leave processes behind, one more each sample. */
 static void exec_reap(ProbeCheck *c) {
         ExecState *s = c->state;
+        int fd, k;
         siginfo_t si = {};
-        int k;
 
         if (s->pid <= 0)
                 return;
+        fd = sd_event_source_get_io_fd(s->child_source);
         do
-                k = waitid(P_PIDFD, (id_t) sd_event_source_get_io_fd(s->child_source), &si, WEXITED | WNOHANG);
+                k = waitid(P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG | WNOWAIT);
         while (k < 0 && errno == EINTR);
         if (k >= 0 && si.si_pid == 0)
                 return;   /* still running */
-        if (k < 0) {
+        (void) kill(-s->pid, SIGKILL);
+        do
+                k = waitid(P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG);
+        while (k < 0 && errno == EINTR);
+        if (k < 0 || si.si_pid == 0) {
                 /* Reaped by someone else (it cannot be, while watched): what it did is lost. */
                 s->code = 0;
                 s->status = 0;
@@ -738,7 +752,6 @@ static void exec_finish(ProbeCheck *c) {
         if (!s->running || s->pid > 0 || s->output_source)
                 return;
         s->running = false;
-        s->pgid = 0;
         probe_exec_judge(&(const ExecOutcome) {
                 .code = s->code,
                 .status = s->status,
@@ -749,16 +762,16 @@ static void exec_finish(ProbeCheck *c) {
         probe_check_done(c, &r);
 }
 
-/* Kills the command and whatever it started in its session. */
+/* Kills the command and whatever it started in its session. Only while the command is not
+ * reaped: until then neither its pid nor its session's id (the same) can be reused. */
 static void exec_kill(ExecState *s) {
-        if (s->pgid > 0)
-                (void) kill(-s->pgid, SIGKILL);
-        /* Through the pidfd: the pid cannot have been reused, as the command is not reaped.
-         * Its plain pid where the pidfd call is missing (valgrind) is as safe for that reason. */
-        if (s->pid > 0 && pidfd_send_signal(sd_event_source_get_io_fd(s->child_source), SIGKILL, NULL, 0) < 0 &&
+        if (s->pid <= 0)
+                return;
+        (void) kill(-s->pid, SIGKILL);
+        /* Its plain pid where the pidfd call is missing (valgrind) is as safe, for that reason. */
+        if (pidfd_send_signal(sd_event_source_get_io_fd(s->child_source), SIGKILL, NULL, 0) < 0 &&
             errno == ENOSYS)
                 (void) kill(s->pid, SIGKILL);
-        s->pgid = 0;
 }
 
 static void exec_cancel(ProbeCheck *c) {
@@ -881,7 +894,6 @@ static int exec_check(ProbeCheck *c, const ProbeTarget *t, ProbeResult *ret) {
         TAKE_FD(pidfd);
         (void) sd_event_source_set_description(s->child_source, "probe-exec-child");
         s->pid = pid;
-        s->pgid = pid;
         s->code = s->status = 0;
 
         err_w = safe_close(err_w);
@@ -893,8 +905,8 @@ static int exec_check(ProbeCheck *c, const ProbeTarget *t, ProbeResult *ret) {
                 exec_reap(c);
                 if (r < 0)
                         return r;
-                return exec_cannot_start(set, ret, stage == EXEC_STAGE_EXEC ? NULL : exec_stage_to_string(stage),
-                                         error);
+                return exec_cannot_start(set, ret,
+                                         stage == EXEC_STAGE_EXEC ? NULL : exec_stage_to_string(stage), error);
         }
 
         r = sd_event_add_io(c->env->event, &s->output_source, out_r, EPOLLIN, on_output, c);

@@ -3,8 +3,8 @@
  * exit statuses and signals), its config checks, and real commands run asynchronously on an
  * sd_event loop of the test's own, with a ProbeEnv that records what the probe watches: a
  * result with nothing left behind, a cancel that leaves no process and calls nothing back,
- * a command that cannot start, the daemon's reaper reaching the child first, bounded output,
- * the environment and the user the command gets. */
+ * what a command leaves running killed, a command that cannot start, the daemon's reaper
+ * reaching the child first, bounded output, the environment and the user the command gets. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -76,66 +76,65 @@ typedef struct OutputCase {
         ProbeStatus want_status;
         const char *want_message;
         double want_value, want_threshold;
-        const char *want_perfdata; /* the evidence's "perfdata":... member, NULL: none */
+        const char *want_perfdata; /* the raw item in the evidence, NULL: none */
+        const char *want_uom;
 } OutputCase;
 
 #define EXITED(n) CLD_EXITED, (n)
 
 static const OutputCase output_cases[] = {
         /* The message is the first line, before '|', its blanks trimmed. */
-        { "OK - fine | x=3;5;10\n", 0, EXITED(1), PROBE_WARNING, "OK - fine", 3, 10,
-          "\"perfdata\":\"x=3;5;10\",\"uom\":\"\"" },
-        { "first\nsecond | y=1\n", 0, EXITED(2), PROBE_CRITICAL, "first", NAN, NAN, NULL },
-        { "OK   |x=1", 0, EXITED(0), PROBE_OK, "OK", 1, NAN, "\"perfdata\":\"x=1\",\"uom\":\"\"" },
-        { "no newline at all", 0, EXITED(3), PROBE_UNKNOWN, "no newline at all", NAN, NAN, NULL },
-        { "", 0, EXITED(0), PROBE_OK, "no output", NAN, NAN, NULL },
-        { "| x=5;6;7\n", 0, EXITED(0), PROBE_OK, "no output", 5, 7, "\"perfdata\":\"x=5;6;7\",\"uom\":\"\"" },
+        { "OK - fine | x=3;5;10\n", 0, EXITED(1), PROBE_WARNING, "OK - fine", 3, 10, "x=3;5;10", "" },
+        { "first\nsecond | y=1\n", 0, EXITED(2), PROBE_CRITICAL, "first", NAN, NAN, NULL, NULL },
+        { "OK   |x=1", 0, EXITED(0), PROBE_OK, "OK", 1, NAN, "x=1", "" },
+        { "no newline at all", 0, EXITED(3), PROBE_UNKNOWN, "no newline at all", NAN, NAN, NULL, NULL },
+        { "", 0, EXITED(0), PROBE_OK, "no output", NAN, NAN, NULL, NULL },
+        { "| x=5;6;7\n", 0, EXITED(0), PROBE_OK, "no output", 5, 7, "x=5;6;7", "" },
         /* Control characters escaped; the CR of a CRLF line end dropped; a NUL is one too. */
-        { "bad\x1b[31mred\ttab\r\nnext", 0, EXITED(0), PROBE_OK, "bad\\x1b[31mred\\x09tab", NAN, NAN, NULL },
-        { "a\0b", 3, EXITED(0), PROBE_OK, "a\\x00b", NAN, NAN, NULL },
+        { "bad\x1b[31mred\ttab\r\nnext", 0, EXITED(0), PROBE_OK, "bad\\x1b[31mred\\x09tab", NAN, NAN, NULL, NULL },
+        { "a\0b", 3, EXITED(0), PROBE_OK, "a\\x00b", NAN, NAN, NULL, NULL },
         /* Real plugins' forms: a UOM, several items (the first counts), a range. */
         { "DISK OK - free space: / 3326 MB (56%);| /=2643MB;5948;5958;0;5968\n/ 15272 MB (77%);\n", 0,
           EXITED(0), PROBE_OK, "DISK OK - free space: / 3326 MB (56%);", 2643, 5958,
-          "\"perfdata\":\"/=2643MB;5948;5958;0;5968\",\"uom\":\"MB\"" },
+          "/=2643MB;5948;5958;0;5968", "MB" },
         { "PROCS CRITICAL: 0 processes with args 'x' | procs=0;;1:1;0;\n", 0, EXITED(2), PROBE_CRITICAL,
-          "PROCS CRITICAL: 0 processes with args 'x'", 0, 1, "\"perfdata\":\"procs=0;;1:1;0;\",\"uom\":\"\"" },
-        { "OK | a=1;2;3 b=4;5;6", 0, EXITED(0), PROBE_OK, "OK", 1, 3, "\"perfdata\":\"a=1;2;3\",\"uom\":\"\"" },
-        { "W | usage=85%;80;90", 0, EXITED(1), PROBE_WARNING, "W", 85, 90, "\"perfdata\":\"usage=85%;80;90\",\"uom\":\"%\"" },
+          "PROCS CRITICAL: 0 processes with args 'x'", 0, 1, "procs=0;;1:1;0;", "" },
+        { "OK | a=1;2;3 b=4;5;6", 0, EXITED(0), PROBE_OK, "OK", 1, 3, "a=1;2;3", "" },
+        { "W | usage=85%;80;90", 0, EXITED(1), PROBE_WARNING, "W", 85, 90, "usage=85%;80;90", "%" },
         /* Quoted labels (blanks, '=' and a doubled quote inside), floats, exponents. */
-        { "OK | 'my label'=1.5s;2;3;0;", 0, EXITED(0), PROBE_OK, "OK", 1.5, 3,
-          "\"perfdata\":\"'my label'=1.5s;2;3;0;\",\"uom\":\"s\"" },
-        { "OK | 'it''s=x'=7c", 0, EXITED(0), PROBE_OK, "OK", 7, NAN, "\"perfdata\":\"'it''s=x'=7c\",\"uom\":\"c\"" },
-        { "OK | t=-2.5e1ms;;-10", 0, EXITED(0), PROBE_OK, "OK", -25, -10, "\"perfdata\":\"t=-2.5e1ms;;-10\",\"uom\":\"ms\"" },
-        { "OK | t=.5KB", 0, EXITED(0), PROBE_OK, "OK", 0.5, NAN, "\"perfdata\":\"t=.5KB\",\"uom\":\"KB\"" },
+        { "OK | 'my label'=1.5s;2;3;0;", 0, EXITED(0), PROBE_OK, "OK", 1.5, 3, "'my label'=1.5s;2;3;0;",
+          "s" },
+        { "OK | 'it''s=x'=7c", 0, EXITED(0), PROBE_OK, "OK", 7, NAN, "'it''s=x'=7c", "c" },
+        { "OK | t=-2.5e1ms;;-10", 0, EXITED(0), PROBE_OK, "OK", -25, -10, "t=-2.5e1ms;;-10", "ms" },
+        { "OK | t=.5KB", 0, EXITED(0), PROBE_OK, "OK", 0.5, NAN, "t=.5KB", "KB" },
         /* Missing warn or crit: crit, else warn, else none; ranges at their upper bound, else lower. */
-        { "OK | load=0.5", 0, EXITED(0), PROBE_OK, "OK", 0.5, NAN, "\"perfdata\":\"load=0.5\",\"uom\":\"\"" },
-        { "OK | load=0.5;4", 0, EXITED(0), PROBE_OK, "OK", 0.5, 4, "\"perfdata\":\"load=0.5;4\",\"uom\":\"\"" },
-        { "OK | load=0.5;4;;0", 0, EXITED(0), PROBE_OK, "OK", 0.5, 4, "\"perfdata\":\"load=0.5;4;;0\",\"uom\":\"\"" },
-        { "OK | free=50;20:;10:", 0, EXITED(0), PROBE_OK, "OK", 50, 10, "\"perfdata\":\"free=50;20:;10:\",\"uom\":\"\"" },
-        { "OK | v=5;~:8;@2:9", 0, EXITED(0), PROBE_OK, "OK", 5, 9, "\"perfdata\":\"v=5;~:8;@2:9\",\"uom\":\"\"" },
-        { "OK | v=5;3;junk", 0, EXITED(0), PROBE_OK, "OK", 5, 3, "\"perfdata\":\"v=5;3;junk\",\"uom\":\"\"" },
-        { "OK | x=U;1;2", 0, EXITED(0), PROBE_OK, "OK", NAN, 2, "\"perfdata\":\"x=U;1;2\",\"uom\":\"\"" },
+        { "OK | load=0.5", 0, EXITED(0), PROBE_OK, "OK", 0.5, NAN, "load=0.5", "" },
+        { "OK | load=0.5;4", 0, EXITED(0), PROBE_OK, "OK", 0.5, 4, "load=0.5;4", "" },
+        { "OK | load=0.5;4;;0", 0, EXITED(0), PROBE_OK, "OK", 0.5, 4, "load=0.5;4;;0", "" },
+        { "OK | free=50;20:;10:", 0, EXITED(0), PROBE_OK, "OK", 50, 10, "free=50;20:;10:", "" },
+        { "OK | v=5;~:8;@2:9", 0, EXITED(0), PROBE_OK, "OK", 5, 9, "v=5;~:8;@2:9", "" },
+        { "OK | v=5;3;junk", 0, EXITED(0), PROBE_OK, "OK", 5, 3, "v=5;3;junk", "" },
+        { "OK | x=U;1;2", 0, EXITED(0), PROBE_OK, "OK", NAN, 2, "x=U;1;2", "" },
         /* Garbage: no value, no perfdata; the exit status still decides. */
-        { "OK | garbage", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL },
-        { "OK | x=abc", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL },
-        { "OK | =3", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL },
-        { "OK | ''=3", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL },
-        { "OK | 'unterminated=3", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL },
-        { "OK | x=nan;1;2", 0, EXITED(1), PROBE_WARNING, "OK", NAN, NAN, NULL },
-        { "OK | x=inf", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL },
-        { "OK | x=0x10", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL },
-        { "OK | x=3 MB", 0, EXITED(0), PROBE_OK, "OK", 3, NAN, "\"perfdata\":\"x=3\",\"uom\":\"\"" },
-        { "OK | x=3M/s", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL },
-        { "OK | x=3;4;5\nlong text | y=9", 0, EXITED(0), PROBE_OK, "OK", 3, 5, "\"perfdata\":\"x=3;4;5\",\"uom\":\"\"" },
+        { "OK | garbage", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL, NULL },
+        { "OK | x=abc", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL, NULL },
+        { "OK | =3", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL, NULL },
+        { "OK | ''=3", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL, NULL },
+        { "OK | 'unterminated=3", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL, NULL },
+        { "OK | x=nan;1;2", 0, EXITED(1), PROBE_WARNING, "OK", NAN, NAN, NULL, NULL },
+        { "OK | x=inf", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL, NULL },
+        { "OK | x=0x10", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL, NULL },
+        { "OK | x=3 MB", 0, EXITED(0), PROBE_OK, "OK", 3, NAN, "x=3", "" },
+        { "OK | x=3M/s", 0, EXITED(0), PROBE_OK, "OK", NAN, NAN, NULL, NULL },
+        { "OK | x=3;4;5\nlong text | y=9", 0, EXITED(0), PROBE_OK, "OK", 3, 5, "x=3;4;5", "" },
         /* Exit statuses outside the convention, and signals: UNKNOWN, saying so. */
-        { "oops\n", 0, EXITED(4), PROBE_UNKNOWN, "unexpected exit status 4: oops", NAN, NAN, NULL },
-        { "", 0, EXITED(127), PROBE_UNKNOWN, "unexpected exit status 127", NAN, NAN, NULL },
-        { "x | v=1", 0, EXITED(255), PROBE_UNKNOWN, "unexpected exit status 255: x", 1, NAN,
-          "\"perfdata\":\"v=1\",\"uom\":\"\"" },
-        { "", 0, CLD_KILLED, SIGKILL, PROBE_UNKNOWN, "killed by signal SIGKILL", NAN, NAN, NULL },
-        { "partial", 0, CLD_KILLED, SIGTERM, PROBE_UNKNOWN, "killed by signal SIGTERM: partial", NAN, NAN, NULL },
-        { "", 0, CLD_DUMPED, SIGSEGV, PROBE_UNKNOWN, "killed by signal SIGSEGV (core dumped)", NAN, NAN, NULL },
-        { "", 0, 0, 0, PROBE_UNKNOWN, "cannot tell how the command ended", NAN, NAN, NULL },
+        { "oops\n", 0, EXITED(4), PROBE_UNKNOWN, "unexpected exit status 4: oops", NAN, NAN, NULL, NULL },
+        { "", 0, EXITED(127), PROBE_UNKNOWN, "unexpected exit status 127", NAN, NAN, NULL, NULL },
+        { "x | v=1", 0, EXITED(255), PROBE_UNKNOWN, "unexpected exit status 255: x", 1, NAN, "v=1", "" },
+        { "", 0, CLD_KILLED, SIGKILL, PROBE_UNKNOWN, "killed by signal SIGKILL", NAN, NAN, NULL, NULL },
+        { "partial", 0, CLD_KILLED, SIGTERM, PROBE_UNKNOWN, "killed by signal SIGTERM: partial", NAN, NAN, NULL, NULL },
+        { "", 0, CLD_DUMPED, SIGSEGV, PROBE_UNKNOWN, "killed by signal SIGSEGV (core dumped)", NAN, NAN, NULL, NULL },
+        { "", 0, 0, 0, PROBE_UNKNOWN, "cannot tell how the command ended", NAN, NAN, NULL, NULL },
 };
 
 static void test_output_and_exit_status_table(void **state) {
@@ -147,28 +146,31 @@ static void test_output_and_exit_status_table(void **state) {
                         .output = t->output,
                         .size = t->size ?: strlen(t->output),
                 };
+                char want[256];
                 ProbeResult r;
                 const char *p;
 
                 probe_exec_judge(&o, &r);
                 if (r.status != t->want_status || !streq(r.message, t->want_message) ||
                     !same_number(r.value, t->want_value) || !same_number(r.threshold, t->want_threshold))
-                        fail_msg("case %zu (%s): got %s \"%s\" value %g threshold %g, want %s \"%s\" %g %g", k,
-                                 t->output, probe_status_to_string(r.status), r.message, r.value, r.threshold,
+                        fail_msg("case %zu (%s): got %s \"%s\" value %g threshold %g, want %s \"%s\" %g %g",
+                                 k, t->output, probe_status_to_string(r.status), r.message, r.value, r.threshold,
                                  probe_status_to_string(t->want_status), t->want_message, t->want_value,
                                  t->want_threshold);
                 p = strstr(r.evidence, "\"perfdata\":");
-                if (t->want_perfdata ? !p || !streq(p, t->want_perfdata) : p != NULL)
+                (void) snprintf(want, sizeof want, "\"perfdata\":\"%s\",\"uom\":\"%s\"",
+                                t->want_perfdata ?: "", t->want_uom ?: "");
+                if (t->want_perfdata ? !p || !streq(p, want) : p != NULL)
                         fail_msg("case %zu (%s): evidence %s, want perfdata %s", k, t->output, r.evidence,
                                  strna(t->want_perfdata));
         }
 }
 
 static void test_evidence_is_json_of_exit_and_first_line(void **state) {
+        const char *out = "OK - \"fine\" | x=3;5;10\nmore\n";
         ProbeResult r;
 
-        probe_exec_judge(&(ExecOutcome) { .code = CLD_EXITED, .status = 1, .output = "OK - \"fine\" | x=3;5;10\nmore\n",
-                                          .size = 29 }, &r);
+        probe_exec_judge(&(ExecOutcome) { .code = CLD_EXITED, .status = 1, .output = out, .size = strlen(out) }, &r);
         assert_string_equal(r.evidence, "\"exit_status\":1,\"output\":\"OK - \\\"fine\\\" | x=3;5;10\","
                                         "\"perfdata\":\"x=3;5;10\",\"uom\":\"\"");
 
@@ -207,7 +209,8 @@ static void test_message_is_bounded_at_character_boundaries(void **state) {
 
         /* The prefix of an unexpected status comes first, the text after it. */
         memset(out, 'b', sizeof out);
-        probe_exec_judge(&(ExecOutcome) { .code = CLD_EXITED, .status = 9, .output = out, .size = sizeof out }, &r);
+        probe_exec_judge(&(ExecOutcome) { .code = CLD_EXITED, .status = 9, .output = out, .size = sizeof out },
+                         &r);
         assert_int_equal(strlen(r.message), PROBE_MESSAGE_MAX - 1);
         assert_memory_equal(r.message, "unexpected exit status 9: bbb", 29);
 }
@@ -238,7 +241,8 @@ static void test_config_errors(void **state) {
         assert_error("{ kind = \"exec\"; command = \"/bin/true\"; }", "host_probes[0].command: expected");
         assert_error("{ kind = \"exec\"; command = [ \"/bin/true\" ]; user = \"no-such-user-vigil\"; }",
                      "host_probes[0].user: unknown user \"no-such-user-vigil\"");
-        assert_error("{ kind = \"exec\"; command = [ \"/bin/true\" ]; user = 0; }", "host_probes[0].user: expected");
+        assert_error("{ kind = \"exec\"; command = [ \"/bin/true\" ]; user = 0; }",
+                     "host_probes[0].user: expected");
         assert_error("{ kind = \"exec\"; command = [ \"/bin/true\" ]; warning = 5; }",
                      "host_probes[0].warning: probe kind \"exec\" takes no warning threshold");
         assert_error("{ kind = \"exec\"; command = [ \"/bin/true\" ]; critical = \"5%\"; }",
@@ -414,6 +418,30 @@ static void test_cancel_kills_the_group_and_calls_nothing_back(void **state) {
         assert_int_equal(rec.done, 0);
 }
 
+static void test_what_the_command_leaves_running_is_killed(void **state) {
+        ProbeTarget t = { .instance = -1, .name = "host" };
+        pid_t grandchild = 0;
+        siginfo_t si = {};
+        ProbeResult r;
+        Run run;
+
+        /* A background process that keeps the output pipe open must neither hold the result
+         * up until it ends nor outlive the sample. */
+        assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+        run_setup(&run, "{ kind = \"exec\"; command = [ \"/bin/sh\", \"-c\", "
+                        "\"/bin/sleep 30 & echo OK $!\" ]; }");
+        assert_int_equal(probe_check_start(&run.check, &t, &r), 1);
+        loop_until(&run, &rec.done, 1);
+        assert_int_equal(rec.result.status, PROBE_OK);
+        assert_int_equal(sscanf(rec.result.message, "OK %d", &grandchild), 1);
+        assert_int_equal(waitid(P_PID, (id_t) grandchild, &si, WEXITED), 0);
+        assert_int_equal(si.si_code, CLD_KILLED);
+        assert_int_equal(si.si_status, SIGKILL);
+        assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+        assert_no_child_left();
+        run_teardown(&run);
+}
+
 static void test_release_while_running_hands_the_child_over(void **state) {
         ProbeTarget t = { .instance = -1, .name = "host" };
         siginfo_t si = {};
@@ -563,7 +591,8 @@ static void test_user(void **state) {
         run_teardown(&run);
 
         /* ... else the worker's, with its groups. */
-        run_setup(&run, "{ kind = \"exec\"; command = [ \"/bin/sh\", \"-c\", \"echo $(id -u) $(id -g) $(id -G)\" ]; }");
+        run_setup(&run, "{ kind = \"exec\"; command = [ \"/bin/sh\", \"-c\", "
+                        "\"echo $(id -u) $(id -g) $(id -G)\" ]; }");
         assert_int_equal(probe_check_start(&run.check, &wt, &r), 1);
         loop_until(&run, &rec.done, 1);
         assert_string_equal(rec.result.message, "1 1 1 4");
@@ -579,6 +608,7 @@ int main(void) {
                 cmocka_unit_test(test_config_errors),
                 cmocka_unit_test(test_run_judges_a_plugin_and_leaves_nothing),
                 cmocka_unit_test(test_cancel_kills_the_group_and_calls_nothing_back),
+                cmocka_unit_test(test_what_the_command_leaves_running_is_killed),
                 cmocka_unit_test(test_release_while_running_hands_the_child_over),
                 cmocka_unit_test(test_a_command_that_cannot_start_is_unknown),
                 cmocka_unit_test(test_the_daemons_reaper_may_come_first),
