@@ -682,10 +682,12 @@ static void exec_reap(ProbeCheck *c) {
         while (k < 0 && errno == EINTR);
         if (k >= 0 && si.si_pid == 0)
                 return;   /* still running */
-        (void) kill(-s->pid, SIGKILL);
-        do
-                k = waitid(P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG);
-        while (k < 0 && errno == EINTR);
+        if (k >= 0) {
+                (void) kill(-s->pid, SIGKILL);
+                do
+                        k = waitid(P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG);
+                while (k < 0 && errno == EINTR);
+        }
         if (k < 0 || si.si_pid == 0) {
                 /* Reaped by someone else (it cannot be, while watched): what it did is lost. */
                 s->code = 0;
