@@ -11,7 +11,7 @@
 
 PLUGINS=/usr/lib/nagios/plugins
 command -v sqlite3 > /dev/null || skip "the sqlite3 shell is not installed"
-[[ -d $PLUGINS ]] || skip "$PLUGINS is absent: install monitoring-plugins-basic (packaging/dev-setup.sh does)"
+[[ -d $PLUGINS ]] || skip "$PLUGINS is absent (packaging/dev-setup.sh installs monitoring-plugins-basic)"
 for p in check_dummy check_procs; do
         [[ -x $PLUGINS/$p ]] || fail "$PLUGINS/$p is missing although $PLUGINS exists"
 done
@@ -42,7 +42,7 @@ echo 0 > "$T/dummy.code"
 write_config "$T/vigil.conf" <<EOF
 daemon = { store_flush_interval = "100ms"; };
 host_probes = (
-        { name = "hang"; kind = "exec"; command = [ "$T/hang.sh" ]; every = "500ms"; timeout = "200ms";
+        { name = "hang"; kind = "exec"; command = [ "$T/hang.sh" ]; every = "1s"; timeout = "500ms";
           fail_after = 2; recover_after = 1; },
         { name = "dummy"; kind = "exec"; command = [ "$T/dummy.sh" ]; every = "300ms";
           fail_after = 2; recover_after = 2; }
@@ -53,12 +53,14 @@ workers = (
                 command = [ "$VT_WORKER", "--stamp", "$T/svc.stamps" ];
                 probes = (
                         { name = "procs"; kind = "exec"; every = "1s"; fail_after = 1;
-                          command = [ "$PLUGINS/check_procs", "-c", "1:1", "-a", "$T/svc.stamps" ]; },
+                          command = [ "$PLUGINS/check_procs", "-c", "1:1", "-C", "vt-worker",
+                                      "-a", "$T/svc.stamps" ]; },
                         { name = "procs2"; kind = "exec"; every = "1s"; fail_after = 1;
-                          command = [ "$PLUGINS/check_procs", "-c", "2:2", "-a", "$T/svc.stamps" ]; },
+                          command = [ "$PLUGINS/check_procs", "-c", "2:2", "-C", "vt-worker",
+                                      "-a", "$T/svc.stamps" ]; },
                         { name = "pid"; kind = "exec"; every = "300ms";
-                          command = [ "/bin/sh", "-c",
-                                      "echo \$VIGIL_WORKER:\$VIGIL_INSTANCE \$VIGIL_PID > $T/pid.tmp && mv $T/pid.tmp $T/pid.out" ]; }
+                          command = [ "/bin/sh", "-c", "echo \$VIGIL_WORKER:\$VIGIL_INSTANCE \$VIGIL_PID > $T/pid.tmp"
+                                                       " && mv $T/pid.tmp $T/pid.out" ]; }
                 );
         }
 );
@@ -67,7 +69,7 @@ start_vigild "$T/vigil.conf" -v
 wait_for_log 'ready: 1 instances of 1 workers'
 
 # (1) Timeouts: UNKNOWN, and after fail_after an incident of its own.
-wait_for_log 'host/hang: probe cannot run \(2 times in a row\): no answer within 200ms' 10
+wait_for_log 'host/hang: probe cannot run \(2 times in a row\): no answer within 500ms' 10
 wait_until '[[ $(open_count hang) == 1 ]]' 10
 assert_eq "$(q "SELECT cause, category, json_extract(details, '$.status') FROM incidents WHERE probe = 'hang'")" \
         "probe-unknown|transient|unknown" "a hanging command's incident"
@@ -107,10 +109,13 @@ wait_until '[[ $(open_count dummy) == 0 ]]' 10
 assert_eq "$(q "SELECT resolution, resolution_note FROM incidents WHERE probe = 'dummy'")" \
         "auto|auto: probe recovered: OK: dummy says 0" "resolved with the recovering output"
 
-# check_procs on the instance: exactly one process has its unique argument.
-wait_for_log "svc:0/procs2: fired, critical: PROCS CRITICAL: 1 process with args '$T/svc.stamps'" 15
-wait_for_log "svc:0/procs: sample: ok PROCS OK: 1 process with args '$T/svc.stamps'" 15
-assert_eq "$(q "SELECT count(*) FROM incidents WHERE probe = 'procs'")" 0 "check_procs -c 1:1 stays OK"
+# check_procs on the instance: exactly one process has its unique argument. (-C: two check_procs
+# running at once may count each other, as their arguments hold it too.)
+what="1 process with command name 'vt-worker', args '$T/svc.stamps'"
+wait_for_log "svc:0/procs2: fired, critical: PROCS CRITICAL: $what" 15
+wait_for_log "svc:0/procs: sample: ok PROCS OK: $what" 15
+assert_eq "$(q "SELECT count(*) FROM incidents WHERE probe = 'procs' AND cause = 'probe'")" 0 \
+        "check_procs -c 1:1 stays OK"
 assert_eq "$(q "SELECT json_extract(details, '$.value'), json_extract(details, '$.threshold'),
                 json_extract(details, '$.perfdata') FROM incidents WHERE probe = 'procs2'")" \
         "1|2|procs=1;;2:2;0;" "check_procs' perfdata"
@@ -123,5 +128,7 @@ wait_until '[[ -e $T/pid.out ]]' 10
 assert_eq "$(< "$T/pid.out")" "svc:0 $main_pid" "VIGIL_WORKER:VIGIL_INSTANCE VIGIL_PID"
 
 stop_vigild
-assert_eq "$(q "SELECT count(*) FROM incidents WHERE probe NOT IN ('hang', 'dummy', 'procs2')")" 0 \
-        "no other incident"
+# (A sample that timed out on a loaded machine may have opened a probe-unknown incident; no
+# probe may have fired that should not have.)
+assert_eq "$(q "SELECT count(*) FROM incidents WHERE cause = 'probe' AND probe NOT IN ('dummy', 'procs2')")" 0 \
+        "no other probe fired"
