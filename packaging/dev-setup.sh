@@ -32,6 +32,7 @@ packages=(
         valgrind          # leak and fd checks
         man-db            # man --warnings: the man-page test, Documentation= in the unit test
         groff-base        # the formatter man uses
+        monitoring-plugins-basic  # check_dummy, check_procs: the exec probe's integration test
 )
 
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -2,6 +2,7 @@
  * table below, one unit test and one integration test. Nothing else lists the kinds. */
 
 #include "probe-disk.h"
+#include "probe-exec.h"
 #include "probe-file.h"
 #include "probe-http.h"
 #include "probe-pressure.h"
@@ -12,6 +13,7 @@
 
 static const ProbeOps *const probe_ops[] = {
         &probe_disk_ops,
+        &probe_exec_ops,
         &probe_file_ops,
         &probe_http_ops,
         &probe_pressure_ops,
