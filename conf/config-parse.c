@@ -86,6 +86,7 @@ const ConfigKey config_daemon_keys[] = {
         CONFIG_KEY_AT("reader_group", parse_daemon_reader_group, DaemonConfig, reader_group),
         CONFIG_KEY_AT("starved_some", parse_daemon_percent, DaemonConfig, starved_some),
         CONFIG_KEY_AT("starved_full", parse_daemon_percent, DaemonConfig, starved_full),
+        CONFIG_KEY_DURATION("starved_max_defer", DaemonConfig, starved_max_defer, 0, true),
 };
 
 static const size_t config_n_daemon_keys = ELEMENTSOF(config_daemon_keys);
@@ -110,6 +111,7 @@ static int parse_root(ConfigParser *p, const config_setting_t *root, Config *c) 
         c->daemon.reader_gid = (gid_t) -1;
         c->daemon.starved_some = CONFIG_DEFAULT_STARVED_SOME;
         c->daemon.starved_full = CONFIG_DEFAULT_STARVED_FULL;
+        c->daemon.starved_max_defer = CONFIG_DEFAULT_STARVED_MAX_DEFER;
 
         for (int i = 0; i < config_setting_length(root); i++) {
                 const config_setting_t *s = config_setting_get_elem(root, (unsigned) i);

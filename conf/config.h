@@ -137,6 +137,7 @@ typedef struct WorkerConfig {
 /* Starvation defaults (DaemonConfig.starved_*), in percent of avg10. */
 #define CONFIG_DEFAULT_STARVED_SOME 80.0
 #define CONFIG_DEFAULT_STARVED_FULL 40.0
+#define CONFIG_DEFAULT_STARVED_MAX_DEFER (2 * USEC_PER_MINUTE)
 
 /* Incident store defaults. */
 #define CONFIG_DEFAULT_RETENTION (30 * USEC_PER_DAY)
@@ -162,6 +163,7 @@ typedef struct DaemonConfig {
          * (missed WATCHDOG=1, no progress, probe timeouts) are then deferred. */
         double starved_some;
         double starved_full;
+        usec_t starved_max_defer;     /* a verdict waits at most this long on a starved host */
 } DaemonConfig;
 
 typedef struct Config {

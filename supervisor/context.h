@@ -39,7 +39,10 @@ typedef struct SupervisorContext {
         /* A hang verdict (a missed READY=1 or WATCHDOG=1, a probe timeout, no progress) due at
          * `due` is about to be given: false while it cannot be trusted, because the TILT guard
          * distrusts the observation or the host is starved (pressure), with the time to ask
-         * again in *ret_until and why in why (why_size bytes, a short phrase). */
-        bool (*verdict_allowed)(void *userdata, usec_t due, usec_t *ret_until, char *why, size_t why_size);
+         * again in *ret_until and why in why (why_size bytes, a short phrase). held_since is
+         * when the caller began to defer this verdict (0: it has not): a starved host holds a
+         * verdict back for daemon.starved_max_defer at most. */
+        bool (*verdict_allowed)(void *userdata, usec_t due, usec_t held_since, usec_t *ret_until, char *why,
+                                size_t why_size);
         void *userdata;
 } SupervisorContext;

@@ -291,12 +291,15 @@ void instance_enter_stopping(Instance *i, ExitVerdict verdict) {
 }
 
 int instance_arm_watchdog(Instance *i, usec_t from) {
+        /* The worker spoke (or starts over): whatever verdict was being held back is moot. */
+        i->verdict_held_since = 0;
         return instance_arm_timer(i, &i->watchdog_timer, usec_add(from, i->watchdog_usec), ACCURACY_TIMEOUT_USEC,
                                   on_watchdog_timer);
 }
 
 /* A verdict timer (start_timeout, watchdog) due at `due` expired: unresponsive, unless the TILT
- * guard distrusts the observation; then the timer gets a full interval again after it. */
+ * guard distrusts the observation or the host is starved; then the timer gets a full interval
+ * again after it (for a starved host, up to starved_max_defer in all). */
 static void instance_judge_timeout(Instance *i, ExitVerdict verdict, usec_t due, sd_event_source **timer,
                                    usec_t interval, sd_event_time_handler_t handler) {
         const char *what = verdict == EXIT_VERDICT_WATCHDOG ? "watchdog" : "start timeout";
@@ -304,17 +307,26 @@ static void instance_judge_timeout(Instance *i, ExitVerdict verdict, usec_t due,
         usec_t until;
         int r;
 
-        if (!i->ctx->verdict_allowed(i->ctx->userdata, due, &until, why, sizeof why)) {
+        if (!i->ctx->verdict_allowed(i->ctx->userdata, due, i->verdict_held_since, &until, why, sizeof why)) {
+                bool first = i->verdict_held_since == 0;
+
                 (void) snprintf(msg, sizeof msg, "%s verdict deferred (%s), checking again in %s", what, why,
                                 format_duration_approx(d, sizeof(d), until - now(CLOCK_MONOTONIC) + interval,
                                                        USEC_PER_MSEC));
-                log_instance_full(i, LOG_WARNING, LOG_MID_VERDICT_DEFERRED, NULL, NULL, "%s", msg);
-                instance_record_deferred(i, msg);
+                /* Once per episode at warning level: a starved host defers every instance's
+                 * verdicts again and again. */
+                log_instance_full(i, first ? LOG_WARNING : LOG_DEBUG, LOG_MID_VERDICT_DEFERRED, NULL, NULL, "%s",
+                                  msg);
+                if (first) {
+                        i->verdict_held_since = now(CLOCK_MONOTONIC);
+                        instance_record_deferred(i, msg);
+                }
                 r = instance_arm_timer(i, timer, usec_add(until, interval), ACCURACY_TIMEOUT_USEC, handler);
                 if (r < 0)
                         instance_enter_fatal_resources(i, r, what);
                 return;
         }
+        i->verdict_held_since = 0;
         log_instance_full(i, LOG_ERR, LOG_MID_UNRESPONSIVE, NULL, NULL, "unresponsive: %s within %s, stopping it",
                           verdict == EXIT_VERDICT_WATCHDOG ? "no WATCHDOG=1" : "no READY=1",
                           format_duration_approx(d, sizeof(d), interval, USEC_PER_MSEC));

@@ -80,6 +80,7 @@ struct Instance {
         /* The notify protocol. */
         usec_t watchdog_usec;        /* current interval (config, or the worker's WATCHDOG_USEC=) */
         ExitVerdict verdict;         /* set when vigild ends the process as unresponsive */
+        usec_t verdict_held_since;   /* a hang verdict has been deferred since (0: none) */
         RateLimit notify_limit;      /* messages accepted from this instance's processes */
         char status_text[NOTIFY_STATUS_MAX]; /* the worker's last STATUS= */
         int worker_errno;            /* the worker's last ERRNO=, 0 if none */

@@ -68,7 +68,7 @@ int manager_probes_setup(Manager *m) {
                 .userdata = m,
         };
         if (dir)
-                log_warning("test hook VIGIL_TEST_PRESSURE_DIR: host pressure is read from %s", dir);
+                log_notice("test hook VIGIL_TEST_PRESSURE_DIR: host pressure is read from %s", dir);
         return 0;
 }
 

@@ -344,7 +344,8 @@ static int on_status(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-static bool manager_verdict_allowed(Manager *m, usec_t due, usec_t *ret_until, char *why, size_t why_size) {
+static bool manager_verdict_allowed(Manager *m, usec_t due, usec_t held_since, usec_t *ret_until, char *why,
+                                    size_t why_size) {
         usec_t t = now(CLOCK_MONOTONIC), amount = 0;
         char a[FORMAT_DURATION_MAX], b[FORMAT_DURATION_MAX];
         TiltCause cause;
@@ -364,8 +365,21 @@ static bool manager_verdict_allowed(Manager *m, usec_t due, usec_t *ret_until, c
                         (void) snprintf(why, why_size, "TILT");
                 return false;
         }
-        /* A starved host must not look like a thousand hung workers. */
+        /* A starved host must not look like a thousand hung workers; but a host that stays
+         * starved must not keep a hung worker from its verdict forever either. */
         if (manager_probes_host_starved(m, why, why_size)) {
+                usec_t max = m->config->daemon.starved_max_defer;
+
+                if (held_since > 0 && max != USEC_INFINITY && t - held_since >= max) {
+                        log_fields_internal(LOG_WARNING, 0,
+                                            &(const LogFields) { .message_id = LOG_MID_VERDICT_DEFERRED,
+                                                                 .instance = -1 },
+                                            "a hang verdict held back for %s is given although the host is still "
+                                            "starved (%s): starved_max_defer",
+                                            format_duration_approx(a, sizeof a, t - held_since, USEC_PER_SEC),
+                                            why ? why : "?");
+                        return true;
+                }
                 if (ret_until)
                         *ret_until = t;
                 return false;
@@ -395,8 +409,9 @@ static void ctx_state_changed(void *userdata, Instance *i, InstanceState old) {
                 manager_check_stopped(m);
 }
 
-static bool ctx_verdict_allowed(void *userdata, usec_t due, usec_t *ret_until, char *why, size_t why_size) {
-        return manager_verdict_allowed(userdata, due, ret_until, why, why_size);
+static bool ctx_verdict_allowed(void *userdata, usec_t due, usec_t held_since, usec_t *ret_until, char *why,
+                                size_t why_size) {
+        return manager_verdict_allowed(userdata, due, held_since, ret_until, why, why_size);
 }
 
 #ifdef VIGIL_TEST_HOOKS

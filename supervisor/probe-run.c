@@ -161,7 +161,7 @@ static bool defer_verdict(ProbeRun *r, const ProbeResult *res) {
 
         if (!res->hang || !IN_SET(res->status, PROBE_WARNING, PROBE_CRITICAL))
                 return false;
-        if (r->ctx->verdict_allowed(r->ctx->userdata, r->verdict_due, &until, why, sizeof why))
+        if (r->ctx->verdict_allowed(r->ctx->userdata, r->verdict_due, r->deferred_since, &until, why, sizeof why))
                 return false;
 
         r->deferrals++;

@@ -292,6 +292,17 @@ start_vigild() {
                 VIGILD_LOG=$T/vigild-$VIGILD_N.log
         fi
         mkdir -p "$T/run" "$T/state"
+        # Hang verdicts wait while the host is starved (/proc/pressure). A test machine under
+        # load must not decide what a scenario sees: unless the scenario gives pressure files of
+        # its own, vigild (with test hooks) reads a calm host's.
+        if [[ -z ${VIGIL_TEST_PRESSURE_DIR:-} ]]; then
+                mkdir -p "$T/calm-pressure"
+                for _r in cpu memory io; do
+                        printf 'some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n' \
+                                > "$T/calm-pressure/$_r"
+                done
+                export VIGIL_TEST_PRESSURE_DIR=$T/calm-pressure
+        fi
         # shellcheck disable=SC2016
         sh -c 'leaf=$1 ignore=$2; shift 2
                if [ -n "$ignore" ]; then trap "" $ignore; fi

@@ -10,6 +10,7 @@
 #           probe's CRITICAL is a hang, deferred likewise; once the pressure is low it fires.
 #   host/cpu, a pressure probe on the same files, says the host is starving: CRITICAL at 95%,
 #           WARNING at 60%, recovered at 5%.
+# And a host that stays starved holds a verdict back for starved_max_defer at most.
 # The other half of an untrustworthy host, vigild's own loop stalled, is covered by
 # test-tilt.sh (VIGIL_TEST_STALL_MS and SIGUSR2: watchdog verdicts suspended by the TILT guard).
 . "$(dirname "$0")/lib.sh"
@@ -66,20 +67,24 @@ workers = (
         }
 );
 EOF
-VIGIL_TEST_PRESSURE_DIR=$P start_vigild "$T/vigil.conf"
+# --verbose: a deferral is a warning once per episode, its repeats are debug lines, and this
+# test counts them.
+VIGIL_TEST_PRESSURE_DIR=$P start_vigild "$T/vigil.conf" --verbose
 wait_for_log 'hang:0: starting -> running \(READY=1\)'
 wait_for_log 'stuck:0: starting -> running \(READY=1\)'
 
 # The host says it is starving.
 wait_for_log 'host/cpu: fired, critical: cpu some avg10 95.0% \(avg10 95.0%, avg60 50.0%, avg300 20.0%\)'
 
-# hang's verdict is deferred, again at each interval, and it is not restarted.
-wait_for_log 'hang:0: watchdog verdict deferred \(host starved: cpu some avg10 95.0% > 80%\), checking again in ' 10
+# hang's verdict is deferred, again at each interval (said once as a warning, then in debug
+# lines), and it is not restarted.
+wait_for_log 'warning: hang:0: watchdog verdict deferred \(host starved: cpu some avg10 95.0% > 80%\), checking again in ' 10
 wait_until '(( $(count_log "hang:0: watchdog verdict deferred \(host starved: cpu some avg10 95.0% > 80%\)") >= 3 ))' 15
 # stuck's progress verdict is deferred too; by now (3 deferrals of hang: more than 2 s of
 # starvation) it would have fired twice over.
 wait_for_log 'stuck:0/progress: critical verdict deferred: host starved: cpu some avg10 95.0% > 80% \(no progress for [0-9]+s \(X_VIGIL_PROGRESS stuck at 0\) while heartbeats continue\)' 10
 assert_no_log 'hang:0: unresponsive'
+assert_eq "$(count_log "warning: hang:0: watchdog verdict deferred")" 1 "the deferral said at warning level once"
 assert_no_log 'stuck:0/progress: fired'
 assert_eq "$(stamp_count "$T/hang.stamps")" 1 "hang was restarted while the host was starved"
 assert_eq "$(q "SELECT count(*) FROM incidents WHERE worker IS NOT NULL")" 0 "no incident of a worker while starved"
@@ -102,4 +107,24 @@ wait_for_log 'host/cpu: recovered: cpu some avg10 5.0%' 10
 wait_until '[[ $(q "SELECT state FROM incidents WHERE probe = '"'cpu'"'") == resolved ]]' 10
 assert_eq "$(q "SELECT json_extract(details, '$.total_usec'), json_extract(details, '$.avg300')
                 FROM incidents WHERE probe = 'cpu'")" "987654|20.0" "the pressure incident's evidence"
+stop_vigild
+
+# A host that stays starved holds a verdict back for starved_max_defer at most: a hung worker
+# is not kept from its restart forever.
+set_cpu 95.00
+write_config "$T/vigil.conf" <<EOF
+daemon = { store_flush_interval = "100ms"; starved_some = "80%"; starved_max_defer = "1500ms"; };
+workers = (
+        {
+                name = "hang";
+                command = [ "$VT_NOTIFY", "worker", "--stamp", "$T/hang2.stamps", "--pings", "3" ];
+                watchdog = "1s";
+                $common
+        }
+);
+EOF
+VIGIL_TEST_PRESSURE_DIR=$P start_vigild "$T/vigil.conf"
+wait_for_log 'warning: hang:0: watchdog verdict deferred \(host starved: cpu some avg10 95.0% > 80%\)' 10
+wait_for_log 'a hang verdict held back for [0-9.]+s is given although the host is still starved \(host starved: cpu some avg10 95.0% > 80%\): starved_max_defer' 10
+wait_for_log 'hang:0: unresponsive: no WATCHDOG=1 within 1s, stopping it' 5
 stop_vigild

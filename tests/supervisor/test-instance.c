@@ -93,7 +93,8 @@ static void fake_state_changed(void *userdata, Instance *i, InstanceState old) {
         ((Fake *) userdata)->n_changes++;
 }
 
-static bool fake_verdict_allowed(void *userdata, usec_t due, usec_t *ret_until, char *why, size_t why_size) {
+static bool fake_verdict_allowed(void *userdata, usec_t due, usec_t held_since, usec_t *ret_until, char *why,
+                                 size_t why_size) {
         Fake *f = userdata;
 
         *ret_until = now(CLOCK_MONOTONIC) + (f->tilt ? 10 * USEC_PER_SEC : 0);
