@@ -326,6 +326,7 @@ static int parse_probe(ConfigParser *p, const config_setting_t *g, const ConfigK
         if (!pc->file)
                 return -ENOMEM;
         pc->line = line;
+        pc->host = host;
 
         ks = config_setting_get_member(g, "kind");
         if (!ks)

@@ -71,6 +71,7 @@ struct ProbeConfig {
         void *settings;              /* spec->settings_size bytes: the kind's keys */
         char *file;                  /* where it was defined, for messages */
         unsigned line;
+        bool host;                   /* one of host_probes, not a worker's */
 
         usec_t every;                /* sampling interval */
         usec_t timeout;              /* a sample that takes longer is abandoned */

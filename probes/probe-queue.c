@@ -90,7 +90,6 @@ static bool has_growth(const QueueSettings *s) {
 static int queue_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc,
                               bool cgroups_off) {
         const QueueSettings *s = pc->settings;
-        const config_setting_t *parent = config_setting_parent(g);
         char a[FORMAT_DURATION_MAX], b[FORMAT_DURATION_MAX];
 
         if (!s->spool && !s->notify)
@@ -99,10 +98,7 @@ static int queue_check_config(ConfigParser *p, const config_setting_t *g, const 
         if (s->spool && s->notify)
                 return config_keys_fail(p, config_setting_get_member(g, "source"),
                                         "a queue probe has one source: spool or source, not both");
-        /* The list the probe is in says whether it is a host probe; the kinds' check is not
-         * told otherwise. */
-        if (s->notify && parent && config_setting_name(parent) &&
-            streq(config_setting_name(parent), "host_probes"))
+        if (s->notify && pc->host)
                 return config_keys_fail(
                         p, config_setting_get_member(g, "source"),
                         "source = \"notify\" reads a worker's X_VIGIL_QUEUE=: put the probe in the "

@@ -89,19 +89,11 @@ static const ConfigKey tcp_keys[] = {
         CONFIG_KEY_UINT("port", TcpSettings, port, 1, 65535),
 };
 
-/* Whether g is an element of the top-level host_probes (else of a worker's probes). */
-static bool is_host_probe(const config_setting_t *g) {
-        const config_setting_t *list = config_setting_parent(g);
-        const char *name = list ? config_setting_name(list) : NULL;
-
-        return name && streq(name, "host_probes");
-}
-
 static int tcp_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc,
                             bool cgroups_off) {
         const TcpSettings *s = pc->settings;
 
-        if (!s->host && is_host_probe(g))
+        if (!s->host && pc->host)
                 return config_keys_fail(p, g, "missing required key \"host\" (a host probe has no worker "
                                         "to default to 127.0.0.1 for)");
         if (s->port == 0)
