@@ -1,10 +1,12 @@
 /* The probe kinds, each registered once by name: adding a kind is one file, one line in the
  * table below, one unit test and one integration test. Nothing else lists the kinds. */
 
+#include "probe-cpu.h"
 #include "probe-disk.h"
 #include "probe.h"
 
 static const ProbeOps *const probe_ops[] = {
+        &probe_cpu_ops,
         &probe_disk_ops,
         NULL,
 };
