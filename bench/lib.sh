@@ -118,11 +118,11 @@ build_tree() {
         fi
 }
 
-# write_vigild_config FILE WORKER STAMPS N CGROUPS: vigild's side of the workload, N instances
+# write_vigild_config FILE WORKER STAMPS N CGROUPS [EXTRA]: vigild's side of the workload, N instances
 # of WORKER restarted whenever they die. The first restart is immediate; the backoff level
 # resets 10ms after a start (the stable timer may fire up to 1s late; the benchmarks' minimum
 # victim age covers that); the breaker's window is so short that 64 failures never fall inside
-# it, so it never opens.
+# it, so it never opens. EXTRA is more keys of the worker's entry (its probes).
 write_vigild_config() {
         cat >"$1" <<EOF
 workers = (
@@ -137,6 +137,7 @@ workers = (
     cgroups   = "$5";
     backoff   = { initial = "1ms"; max = "1s"; factor = 2.0; reset_after = "10ms"; immediate_first = true; };
     breaker   = { failures = 64; window = "1us"; open_for = "1s"; trial_ok = "1s"; };
+    ${6:-}
   }
 );
 EOF

@@ -141,11 +141,24 @@ prepare_vigild_base() {
         vigild_config auto "$VIGILD_BASE"
 }
 
-# vigild_config CGROUPS [BINARY]
+# Not in the default set: every instance also runs cpu, memory and fds probes every
+# BENCH_PROBE_EVERY (5s), thresholds it never crosses: what sampling costs vigild, and whether
+# restarts stay as fast beside it (BENCH_SUPERVISORS="floor vigild vigild_probes",
+# BENCH_IDLE_SECS=300 for issue 9's five minutes).
+prepare_vigild_probes() {
+        local every=${BENCH_PROBE_EVERY:-5s}
+        vigild_config auto "" "probes = (
+      { kind = \"cpu\"; every = \"$every\"; critical = \"90%\"; for = \"30s\"; },
+      { kind = \"memory\"; every = \"$every\"; critical = \"1G\"; leak_window = \"10m\"; },
+      { kind = \"fds\"; every = \"$every\"; critical = \"90%\"; leak_window = \"10m\"; }
+    );"
+}
+
+# vigild_config CGROUPS [BINARY [EXTRA]]
 vigild_config() {
         local vigild=${2:-$VIGILD}
         mkdir -m 0755 "$RUN/runtime" "$RUN/state"
-        write_vigild_config "$RUN/vigil.conf" "$BIN/stamp-worker" "$STAMPS" "$N" "$1"
+        write_vigild_config "$RUN/vigil.conf" "$BIN/stamp-worker" "$STAMPS" "$N" "$1" "${3:-}"
         "$vigild" --check "$RUN/vigil.conf" >/dev/null || die "vigild refuses $RUN/vigil.conf"
         CMD=("$vigild" -d -c "$RUN/vigil.conf" --runtime-dir "$RUN/runtime" --state-dir "$RUN/state")
 }
@@ -481,6 +494,7 @@ versions() {
                 vigild) v="$("$VIGILD" --version 2>/dev/null | head -n1)" ;;
                 vigild_nocg) v="vigild_nocg (same, cgroups = off)" ;;
                 vigild_base) v="vigild_base: $("$VIGILD_BASE" --version 2>/dev/null | head -n1) ($VIGILD_BASE)" ;;
+                vigild_probes) v="vigild_probes (same, with cpu, memory and fds probes every ${BENCH_PROBE_EVERY:-5s})" ;;
                 runit) v="runit $(dpkg-query -W -f='${Version}' runit 2>/dev/null || echo '?')" ;;
                 daemontools) v="daemontools $(dpkg-query -W -f='${Version}' daemontools 2>/dev/null || echo '?')" ;;
                 s6) v="s6 $(dpkg-query -W -f='${Version}' s6 2>/dev/null || echo '?')" ;;

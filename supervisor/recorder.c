@@ -65,17 +65,29 @@ static int recorder_flush(Recorder *r);
 static const IncidentKey store_key = { .worker = NULL, .instance = -1, .cause = CAUSE_STORE };
 static void maintenance_soon(Recorder *r);
 
+static bool probe_configured(const ProbeConfig *probes, size_t n, const char *name) {
+        for (size_t k = 0; k < n; k++)
+                if (streq(probes[k].name, name))
+                        return true;
+        return false;
+}
+
 static int resolve_if_obsolete(const IncidentKey *k, void *userdata) {
         Recorder *r = userdata;
         const WorkerConfig *w;
 
-        if (!k->worker)
-                return 0;   /* vigild's own, or the host's (host probes resolve their own) */
-        w = config_find_worker(r->config, k->worker);
-        if (w && (k->instance < 0 || (unsigned) k->instance < w->instances))
+        if (!k->worker) {
+                /* vigild's own, or a host probe's. */
+                if (k->probe && !probe_configured(r->config->host_probes, r->config->n_host_probes, k->probe))
+                        recorder_resolve(r, k, RESOLUTION_OBSOLETE, "host probe no longer configured");
                 return 0;
-        recorder_resolve(r, k, RESOLUTION_OBSOLETE,
-                         w ? "instance no longer configured" : "worker no longer configured");
+        }
+        w = config_find_worker(r->config, k->worker);
+        if (!w || (k->instance >= 0 && (unsigned) k->instance >= w->instances))
+                recorder_resolve(r, k, RESOLUTION_OBSOLETE,
+                                 w ? "instance no longer configured" : "worker no longer configured");
+        else if (k->probe && !probe_configured(w->probes, w->n_probes, k->probe))
+                recorder_resolve(r, k, RESOLUTION_OBSOLETE, "probe no longer configured");
         return 0;
 }
 
