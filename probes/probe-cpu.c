@@ -218,6 +218,8 @@ static int read_processes(const ProbeTarget *t, ProbeCpuReading *ret) {
                 ticks += st.utime + st.stime + st.cutime + st.cstime;
                 ret->n_processes++;
         }
+        if (ret->n_processes == 0)
+                return -ESRCH;
         ret->source = PROBE_CPU_SOURCE_PROC;
         ret->usage_usec = ticks / (uint64_t) hz * USEC_PER_SEC + ticks % (uint64_t) hz * USEC_PER_SEC / (uint64_t) hz;
         return 0;

@@ -3,11 +3,13 @@
 
 #include "probe-cpu.h"
 #include "probe-disk.h"
+#include "probe-memory.h"
 #include "probe.h"
 
 static const ProbeOps *const probe_ops[] = {
         &probe_cpu_ops,
         &probe_disk_ops,
+        &probe_memory_ops,
         NULL,
 };
 

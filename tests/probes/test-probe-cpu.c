@@ -302,7 +302,7 @@ static void test_real_sample_of_a_cgroup_directory(void **state) {
         assert_non_null(strstr(r.evidence, "\"source\":\"cgroup\""));
         assert_int_equal(evidence_u64(&r, "usage_usec_delta"), 500000);
 
-        /* A cgroup directory without cpu.stat: the processes it lists (none here: empty). */
+        /* A cgroup directory without cpu.stat: the sum over the processes it lists. */
         assert_int_equal(unlink(path), 0);
         (void) snprintf(path, sizeof path, "%s/cgroup.procs", dir);
         assert_non_null(f = fopen(path, "we"));
