@@ -3,12 +3,14 @@
 
 #include "probe-cpu.h"
 #include "probe-disk.h"
+#include "probe-fds.h"
 #include "probe-memory.h"
 #include "probe.h"
 
 static const ProbeOps *const probe_ops[] = {
         &probe_cpu_ops,
         &probe_disk_ops,
+        &probe_fds_ops,
         &probe_memory_ops,
         NULL,
 };
