@@ -221,7 +221,8 @@ static int read_processes(const ProbeTarget *t, ProbeCpuReading *ret) {
         if (ret->n_processes == 0)
                 return -ESRCH;
         ret->source = PROBE_CPU_SOURCE_PROC;
-        ret->usage_usec = ticks / (uint64_t) hz * USEC_PER_SEC + ticks % (uint64_t) hz * USEC_PER_SEC / (uint64_t) hz;
+        ret->usage_usec =
+                ticks / (uint64_t) hz * USEC_PER_SEC + ticks % (uint64_t) hz * USEC_PER_SEC / (uint64_t) hz;
         return 0;
 }
 
@@ -246,13 +247,15 @@ static int cpu_check(ProbeCheck *c, const ProbeTarget *t, ProbeResult *ret) {
 
         /* The count of a cgroup's processes is evidence, worth its read of cgroup.procs only
          * when the result will be recorded. */
-        if (reading.source == PROBE_CPU_SOURCE_CGROUP && IN_SET(ret->status, PROBE_WARNING, PROBE_CRITICAL)) {
+        if (reading.source == PROBE_CPU_SOURCE_CGROUP &&
+            IN_SET(ret->status, PROBE_WARNING, PROBE_CRITICAL)) {
                 pid_t pids[PROCS_MAX];
                 size_t n;
 
                 r = procs_list(t, pids, ELEMENTSOF(pids), &n);
                 if (r >= 0)
-                        probe_result_evidence(ret, "\"n_processes\":%zu%s", n, r > 0 ? ",\"truncated\":true" : "");
+                        probe_result_evidence(ret, "\"n_processes\":%zu%s", n,
+                                              r > 0 ? ",\"truncated\":true" : "");
         }
         return 0;
 }

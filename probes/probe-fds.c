@@ -33,7 +33,8 @@ static const ConfigKey fds_keys[] = {
         PROBE_LEAK_KEY_MIN_RATE_COUNT(FdsSettings),
 };
 
-static int fds_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc, bool cgroups_off) {
+static int fds_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc,
+                            bool cgroups_off) {
         const FdsSettings *s = pc->settings;
 
         return probe_leak_check_config(p, g, pc, &s->leak);
@@ -104,8 +105,9 @@ int probe_fds_judge(ProbeCheck *c, const ProbeFdsReading *f, ProbeResult *r) {
                 (void) snprintf(procs, sizeof procs, " in %zu process%s%s", f->n_processes,
                                 f->n_processes == 1 ? "" : "es", f->truncated ? " (the first only)" : "");
         if (f->host)
-                probe_result_message(r, "%" PRIu64 " file handles allocated of %" PRIu64 " (%.1f%% of file-max)",
-                                     f->total, f->worst_limit, f->percent);
+                probe_result_message(
+                        r, "%" PRIu64 " file handles allocated of %" PRIu64 " (%.1f%% of file-max)",
+                        f->total, f->worst_limit, f->percent);
         else {
                 if (!isnan(f->percent))
                         (void) snprintf(worst, sizeof worst, ", %.1f%% of RLIMIT_NOFILE in pid %d (%" PRIu64
@@ -118,9 +120,10 @@ int probe_fds_judge(ProbeCheck *c, const ProbeFdsReading *f, ProbeResult *r) {
 
         probe_result_evidence(r, "\"open\":%" PRIu64, f->total);
         if (!isnan(f->percent))
-                probe_result_evidence(r, "\"percent\":%.3f,\"worst_pid\":%d,\"worst_count\":%" PRIu64
-                                      ",\"worst_limit\":%" PRIu64, f->percent, (int) f->worst_pid, f->worst_count,
-                                      f->worst_limit);
+                probe_result_evidence(r,
+                                      "\"percent\":%.3f,\"worst_pid\":%d,\"worst_count\":%" PRIu64
+                                      ",\"worst_limit\":%" PRIu64,
+                                      f->percent, (int) f->worst_pid, f->worst_count, f->worst_limit);
         if (f->n_processes != SIZE_MAX)
                 probe_result_evidence(r, "\"n_processes\":%zu", f->n_processes);
         if (f->truncated)

@@ -11,7 +11,8 @@
 #include "parse-util.h"
 #include "probe-leak.h"
 
-int probe_leak_parse_min_rate_size(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings) {
+int probe_leak_parse_min_rate_size(ConfigParser *p, const config_setting_t *s, const ConfigKey *k,
+                                   void *settings) {
         uint64_t bytes;
 
         if (config_keys_is_int(s)) {
@@ -26,13 +27,15 @@ int probe_leak_parse_min_rate_size(ConfigParser *p, const config_setting_t *s, c
                 return config_keys_fail(p, s, "expected a size per minute such as \"1M\", got %s",
                                         config_keys_type_name(s));
         if (parse_size(config_setting_get_string(s), &bytes) < 0)
-                return config_keys_fail(p, s, "invalid size \"%s\": expected a size per minute such as \"1M\"",
+                return config_keys_fail(p, s,
+                                        "invalid size \"%s\": expected a size per minute such as \"1M\"",
                                         config_setting_get_string(s));
         *CONFIG_KEY_FIELD(settings, k, double) = (double) bytes;
         return 0;
 }
 
-int probe_leak_parse_min_rate_count(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings) {
+int probe_leak_parse_min_rate_count(ConfigParser *p, const config_setting_t *s, const ConfigKey *k,
+                                    void *settings) {
         int64_t v;
         int r;
 
@@ -52,16 +55,18 @@ int probe_leak_check_config(ConfigParser *p, const config_setting_t *g, const Pr
 
         if (s->window == 0) {
                 if (config_setting_get_member(g, "leak_min_rate"))
-                        return config_keys_fail(p, config_setting_get_member(g, "leak_min_rate"),
-                                                "leak_min_rate needs leak_window (leak detection is off without it)");
+                        return config_keys_fail(
+                                p, config_setting_get_member(g, "leak_min_rate"),
+                                "leak_min_rate needs leak_window (leak detection is off without it)");
                 return 0;
         }
         if (s->window / PROBE_LEAK_INTERVALS_MIN < pc->every)
-                return config_keys_fail(p, config_setting_get_member(g, "leak_window"),
-                                        "leak_window (%s) must be at least %u times every (%s): a trend is judged "
-                                        "on %u samples or more spread over the window",
-                                        format_duration(w, sizeof w, s->window), PROBE_LEAK_INTERVALS_MIN,
-                                        format_duration(e, sizeof e, pc->every), TREND_MIN_SAMPLES);
+                return config_keys_fail(
+                        p, config_setting_get_member(g, "leak_window"),
+                        "leak_window (%s) must be at least %u times every (%s): a trend is judged "
+                        "on %u samples or more spread over the window",
+                        format_duration(w, sizeof w, s->window), PROBE_LEAK_INTERVALS_MIN,
+                        format_duration(e, sizeof e, pc->every), TREND_MIN_SAMPLES);
         return 0;
 }
 
@@ -103,15 +108,15 @@ int probe_leak_judge(ProbeLeak *l, const ProbeLeakSettings *s, usec_t at, double
         if (limit <= 0)
                 (void) snprintf(msg, sizeof msg, "leaking %s%s/min, no limit known", slope, noun);
         else if (to_limit == 0)
-                (void) snprintf(msg, sizeof msg, "leaking %s%s/min, at the %s (%s) already", slope, noun, limit_source,
-                             probe_format_value(lim, sizeof lim, limit, unit));
+                (void) snprintf(msg, sizeof msg, "leaking %s%s/min, at the %s (%s) already", slope, noun,
+                                limit_source, probe_format_value(lim, sizeof lim, limit, unit));
         else if (to_limit == USEC_INFINITY)
-                (void) snprintf(msg, sizeof msg, "leaking %s%s/min, %s (%s) beyond reach", slope, noun, limit_source,
-                             probe_format_value(lim, sizeof lim, limit, unit));
+                (void) snprintf(msg, sizeof msg, "leaking %s%s/min, %s (%s) beyond reach", slope, noun,
+                                limit_source, probe_format_value(lim, sizeof lim, limit, unit));
         else
-                (void) snprintf(msg, sizeof msg, "leaking %s%s/min, %s (%s) reached in ~%s", slope, noun, limit_source,
-                             probe_format_value(lim, sizeof lim, limit, unit),
-                             format_duration_approx(when, sizeof when, to_limit, USEC_PER_SEC));
+                (void) snprintf(msg, sizeof msg, "leaking %s%s/min, %s (%s) reached in ~%s", slope, noun,
+                                limit_source, probe_format_value(lim, sizeof lim, limit, unit),
+                                format_duration_approx(when, sizeof when, to_limit, USEC_PER_SEC));
 
         if (r->status == PROBE_UNKNOWN || status > r->status) {
                 r->status = status;
@@ -130,12 +135,15 @@ int probe_leak_judge(ProbeLeak *l, const ProbeLeakSettings *s, usec_t at, double
                 probe_result_evidence(r, "\"leak\":%s", json);
         if (!strstr(r->evidence, "\"leak\":")) {
                 if (to_limit != USEC_INFINITY)
-                        (void) snprintf(projected, sizeof projected, "%.3f", (double) to_limit / USEC_PER_SEC);
-                probe_result_evidence(r, "\"leak\":{\"slope_per_min\":%.10g,\"tau\":%.4f,\"projected_sec\":%s}",
+                        (void) snprintf(projected, sizeof projected, "%.3f",
+                                        (double) to_limit / USEC_PER_SEC);
+                probe_result_evidence(r,
+                                      "\"leak\":{\"slope_per_min\":%.10g,\"tau\":%.4f,\"projected_sec\":%s}",
                                       per_min, l->fit.tau, projected);
         }
         if (limit > 0)
-                probe_result_evidence(r, "\"leak_limit\":%.0f,\"leak_limit_source\":\"%s\"", limit, limit_source);
+                probe_result_evidence(r, "\"leak_limit\":%.0f,\"leak_limit_source\":\"%s\"", limit,
+                                      limit_source);
         return 0;
 }
 

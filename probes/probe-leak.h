@@ -32,8 +32,10 @@ typedef struct ProbeLeak {
 
 /* leak_min_rate as a size per minute ("1M", or a number of bytes), or as a count per minute (a
  * number), into the double at k->offset. Problems are recorded in p (-EINVAL). */
-int probe_leak_parse_min_rate_size(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings);
-int probe_leak_parse_min_rate_count(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings);
+int probe_leak_parse_min_rate_size(ConfigParser *p, const config_setting_t *s, const ConfigKey *k,
+                                   void *settings);
+int probe_leak_parse_min_rate_count(ConfigParser *p, const config_setting_t *s, const ConfigKey *k,
+                                    void *settings);
 
 /* The checks across keys, for a kind's spec->check: leak_min_rate needs leak_window, and
  * leak_window must be at least PROBE_LEAK_INTERVALS_MIN times every. */

@@ -55,7 +55,8 @@ static int parse_limit(ConfigParser *p, const config_setting_t *s, const ConfigK
                 if (bytes == 0)
                         return config_keys_fail(p, s, "must be greater than 0");
         } else
-                return config_keys_fail(p, s, "expected a size such as \"512M\", got %s", config_keys_type_name(s));
+                return config_keys_fail(p, s, "expected a size such as \"512M\", got %s",
+                                        config_keys_type_name(s));
         *CONFIG_KEY_FIELD(settings, k, uint64_t) = bytes;
         return 0;
 }
@@ -75,7 +76,8 @@ static bool is_host_probe(const config_setting_t *g) {
         return list && config_setting_name(list) && streq(config_setting_name(list), "host_probes");
 }
 
-static int memory_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc, bool cgroups_off) {
+static int memory_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc,
+                               bool cgroups_off) {
         const MemorySettings *s = pc->settings;
         const struct {
                 const char *key;
@@ -84,13 +86,15 @@ static int memory_check_config(ConfigParser *p, const config_setting_t *g, const
 
         if (is_host_probe(g)) {
                 if (config_setting_get_member(g, "measure"))
-                        return config_keys_fail(p, config_setting_get_member(g, "measure"),
-                                                "a host memory probe measures the host's used memory "
-                                                "(MemTotal - MemAvailable): measure is for a worker's probes");
+                        return config_keys_fail(
+                                p, config_setting_get_member(g, "measure"),
+                                "a host memory probe measures the host's used memory "
+                                "(MemTotal - MemAvailable): measure is for a worker's probes");
                 if (config_setting_get_member(g, "limit"))
-                        return config_keys_fail(p, config_setting_get_member(g, "limit"),
-                                                "a host memory probe's percentages are of MemTotal: limit is for a "
-                                                "worker's probes");
+                        return config_keys_fail(
+                                p, config_setting_get_member(g, "limit"),
+                                "a host memory probe's percentages are of MemTotal: limit is for a "
+                                "worker's probes");
                 return probe_leak_check_config(p, g, pc, &s->leak);
         }
         if (s->measure == PROBE_MEMORY_CGROUP && cgroups_off)
@@ -100,11 +104,12 @@ static int memory_check_config(ConfigParser *p, const config_setting_t *g, const
         for (size_t i = 0; i < ELEMENTSOF(thresholds); i++)
                 if (thresholds[i].t->set && thresholds[i].t->unit == THRESHOLD_PERCENT && s->limit == 0 &&
                     s->measure != PROBE_MEMORY_CGROUP)
-                        return config_keys_fail(p, config_setting_get_member(g, thresholds[i].key),
-                                                "%s is a percentage, but measure \"%s\" has nothing to take it "
-                                                "of: set limit (limit = \"1G\") or measure = \"cgroup\" "
-                                                "(a percentage of memory.max)",
-                                                thresholds[i].key, probe_memory_measure_to_string(s->measure));
+                        return config_keys_fail(
+                                p, config_setting_get_member(g, thresholds[i].key),
+                                "%s is a percentage, but measure \"%s\" has nothing to take it "
+                                "of: set limit (limit = \"1G\") or measure = \"cgroup\" "
+                                "(a percentage of memory.max)",
+                                thresholds[i].key, probe_memory_measure_to_string(s->measure));
         return probe_leak_check_config(p, g, pc, &s->leak);
 }
 
@@ -141,7 +146,8 @@ static int kb_line(const char *text, const char *key, uint64_t *ret) {
                         char *end;
                         uint64_t v;
 
-                        if (parse_u64(p, &end, &v) < 0 || strncmp(end, " kB", 3) != 0 || v > UINT64_MAX / 1024)
+                        if (parse_u64(p, &end, &v) < 0 || strncmp(end, " kB", 3) != 0 ||
+                            v > UINT64_MAX / 1024)
                                 return -EINVAL;
                         *ret = v * 1024;
                         return 0;
@@ -207,8 +213,8 @@ int probe_memory_judge(ProbeCheck *c, const ProbeMemoryReading *m, ProbeResult *
 
         probe_result_evidence(r, "\"measure\":\"%s\",\"bytes\":%" PRIu64, what, m->bytes);
         if (m->limit > 0)
-                probe_result_evidence(r, "\"limit\":%" PRIu64 ",\"limit_source\":\"%s\",\"percent\":%.3f", m->limit,
-                                      m->limit_source, pct);
+                probe_result_evidence(r, "\"limit\":%" PRIu64 ",\"limit_source\":\"%s\",\"percent\":%.3f",
+                                      m->limit, m->limit_source, pct);
         if (m->n_processes != SIZE_MAX)
                 probe_result_evidence(r, "\"n_processes\":%zu%s", m->n_processes,
                                       m->truncated ? ",\"truncated\":true" : "");
@@ -258,8 +264,8 @@ static int read_process(pid_t pid, ProbeMemoryMeasure measure, uint64_t page_siz
         ssize_t n;
         int r;
 
-        (void) snprintf(path, sizeof path, measure == PROBE_MEMORY_PSS ? "/proc/%d/smaps_rollup" : "/proc/%d/statm",
-                        (int) pid);
+        (void) snprintf(path, sizeof path,
+                        measure == PROBE_MEMORY_PSS ? "/proc/%d/smaps_rollup" : "/proc/%d/statm", (int) pid);
         n = read_small_file(path, text, sizeof text);
         if (n < 0)
                 return (int) n;

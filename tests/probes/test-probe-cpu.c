@@ -32,7 +32,9 @@ static int parse(const char *probe, bool host, Config **ret, char **ret_error) {
         if (host)
                 fprintf(f, "host_probes = ( %s );\n", probe);
         else
-                fprintf(f, "workers = ( { name = \"w\"; command = [ \"/bin/true\" ]; probes = ( %s ); } );\n", probe);
+                fprintf(f,
+                        "workers = ( { name = \"w\"; command = [ \"/bin/true\" ]; probes = ( %s ); } );\n",
+                        probe);
         assert_int_equal(fclose(f), 0);
         r = config_parse_file(path, &kinds, ret, ret_error);
         (void) unlink(path);
@@ -79,8 +81,10 @@ static void test_parse_proc_stat(void **state) {
         uint64_t busy = 0, total = 0;
 
         /* user nice system idle iowait irq softirq steal guest guest_nice */
-        assert_int_equal(probe_cpu_parse_proc_stat("cpu  100 20 30 800 50 5 5 10 40 0\ncpu0 1 2 3 4 5 6 7 8 9 0\n",
-                                                   &busy, &total), 0);
+        assert_int_equal(
+                probe_cpu_parse_proc_stat("cpu  100 20 30 800 50 5 5 10 40 0\ncpu0 1 2 3 4 5 6 7 8 9 0\n",
+                                          &busy, &total),
+                0);
         assert_true(total == 1020);          /* guest is within user already */
         assert_true(busy == 1020 - 800 - 50);
         /* An old kernel's shorter line. */
@@ -158,8 +162,13 @@ static void test_rate_across_samples(void **state) {
         judge(&c, (ProbeCpuReading) { .source = PROBE_CPU_SOURCE_CGROUP, .at = 7 * USEC_PER_SEC,
                                       .usage_usec = 1, .n_processes = SIZE_MAX }, &r);
         assert_true(r.no_verdict);
-        judge(&c, (ProbeCpuReading) { .source = PROBE_CPU_SOURCE_CGROUP, .at = 8 * USEC_PER_SEC,
-                                      .usage_usec = 1 + 900000, .n_processes = SIZE_MAX, .truncated = true }, &r);
+        judge(&c,
+              (ProbeCpuReading){.source = PROBE_CPU_SOURCE_CGROUP,
+                                .at = 8 * USEC_PER_SEC,
+                                .usage_usec = 1 + 900000,
+                                .n_processes = SIZE_MAX,
+                                .truncated = true},
+              &r);
         assert_int_equal(r.status, PROBE_WARNING);
         assert_string_equal(r.message, "CPU 90.0% of one core (cgroup, first processes only)");
         assert_non_null(strstr(r.evidence, "\"source\":\"cgroup\""));
@@ -219,7 +228,8 @@ static void test_config_errors(void **state) {
                      "warning is a number (1000); probe kind \"cpu\" takes a percentage (\"90%\")");
         assert_error("{ kind = \"cpu\"; warning = \"95%\"; critical = \"90%\"; }", false,
                      "warning (95%) must be at or below critical (90%)");
-        assert_error("{ kind = \"cpu\"; critical = \"90%\"; per_core = true; }", false, "per_core: unknown key");
+        assert_error("{ kind = \"cpu\"; critical = \"90%\"; per_core = true; }", false,
+                     "per_core: unknown key");
         assert_error("{ kind = \"cpu\"; critical = \"90%\"; for = 2; }", false,
                      "for: expected a duration string");
 }
@@ -256,7 +266,8 @@ static void test_real_sample_of_this_process(void **state) {
 
         if (parse("{ kind = \"cpu\"; critical = \"100000%\"; }", false, &conf, &error) < 0)
                 fail_msg("%s", error);
-        assert_int_equal(probe_check_init(&c, &probe_cpu_ops, &conf->workers[0].probes[0], NULL, NULL, NULL), 0);
+        assert_int_equal(probe_check_init(&c, &probe_cpu_ops, &conf->workers[0].probes[0], NULL, NULL, NULL),
+                         0);
         assert_int_equal(probe_check_start(&c, &t, &r), 0);
         assert_true(r.no_verdict);
         burn_cpu(150);
@@ -286,7 +297,8 @@ static void test_real_sample_of_a_cgroup_directory(void **state) {
         t.cgroup_path = dir;
         if (parse("{ kind = \"cpu\"; warning = \"50%\"; }", false, &conf, &error) < 0)
                 fail_msg("%s", error);
-        assert_int_equal(probe_check_init(&c, &probe_cpu_ops, &conf->workers[0].probes[0], NULL, NULL, NULL), 0);
+        assert_int_equal(probe_check_init(&c, &probe_cpu_ops, &conf->workers[0].probes[0], NULL, NULL, NULL),
+                         0);
 
         assert_non_null(f = fopen(path, "we"));
         fputs("usage_usec 1000000\nuser_usec 1\n", f);

@@ -35,7 +35,9 @@ static int parse(const char *probe, bool host, Config **ret, char **ret_error) {
         if (host)
                 fprintf(f, "host_probes = ( %s );\n", probe);
         else
-                fprintf(f, "workers = ( { name = \"w\"; command = [ \"/bin/true\" ]; probes = ( %s ); } );\n", probe);
+                fprintf(f,
+                        "workers = ( { name = \"w\"; command = [ \"/bin/true\" ]; probes = ( %s ); } );\n",
+                        probe);
         assert_int_equal(fclose(f), 0);
         r = config_parse_file(path, &kinds, ret, ret_error);
         (void) unlink(path);
@@ -139,7 +141,8 @@ static void test_thresholds_on_counts_and_percentages(void **state) {
         assert_int_equal(probe_check_init(&c, &probe_fds_ops, pc, NULL, NULL, NULL), 0);
         judge(&c, reading(120, 100, 1024, 1), &r);
         assert_int_equal(r.status, PROBE_OK);
-        assert_string_equal(r.message, "120 open fds in 2 processes, 9.8% of RLIMIT_NOFILE in pid 4242 (100 of 1024)");
+        assert_string_equal(r.message,
+                            "120 open fds in 2 processes, 9.8% of RLIMIT_NOFILE in pid 4242 (100 of 1024)");
         (void) snprintf(json, sizeof json, "{%s}", r.evidence);
         assert_string_equal(json, "{\"open\":120,\"percent\":9.766,\"worst_pid\":4242,\"worst_count\":100,"
                                   "\"worst_limit\":1024,\"n_processes\":2}");
@@ -157,7 +160,8 @@ static void test_thresholds_on_counts_and_percentages(void **state) {
         /* No limit readable: a percentage cannot be judged. */
         judge(&c, reading(240, 0, 0, 4), &r);
         assert_int_equal(r.status, PROBE_UNKNOWN);
-        assert_string_equal(r.message, "240 open fds in 2 processes: no RLIMIT_NOFILE to take a percentage of");
+        assert_string_equal(r.message,
+                            "240 open fds in 2 processes: no RLIMIT_NOFILE to take a percentage of");
         probe_check_release(&c);
         config_free(conf);
 }
@@ -188,7 +192,8 @@ static uint64_t fd_step(unsigned s) {
 
 static void test_fd_leak_is_found_and_projected(void **state) {
         Config *conf = NULL;
-        const ProbeConfig *pc = parse_ok("{ kind = \"fds\"; every = \"1s\"; leak_window = \"60s\"; }", &conf);
+        const ProbeConfig *pc =
+                parse_ok("{ kind = \"fds\"; every = \"1s\"; leak_window = \"60s\"; }", &conf);
         ProbeCheck c;
         ProbeResult r;
         unsigned found;
@@ -211,7 +216,8 @@ static void test_fd_leak_is_found_and_projected(void **state) {
         config_free(conf);
 
         /* leak_min_rate: 60 a minute is not above 100 a minute. */
-        pc = parse_ok("{ kind = \"fds\"; every = \"1s\"; leak_window = \"60s\"; leak_min_rate = 100; }", &conf);
+        pc = parse_ok("{ kind = \"fds\"; every = \"1s\"; leak_window = \"60s\"; leak_min_rate = 100; }",
+                      &conf);
         assert_int_equal(probe_check_init(&c, &probe_fds_ops, pc, NULL, NULL, NULL), 0);
         assert_int_equal(feed(&c, fd_leak, 0, 200, 100000, &r), UINT_MAX);
         probe_check_release(&c);
@@ -223,7 +229,8 @@ static void test_fd_sawtooth_and_step_are_not_leaks(void **state) {
 
         for (size_t i = 0; i < ELEMENTSOF(series); i++) {
                 Config *conf = NULL;
-                const ProbeConfig *pc = parse_ok("{ kind = \"fds\"; every = \"1s\"; leak_window = \"60s\"; }", &conf);
+                const ProbeConfig *pc =
+                        parse_ok("{ kind = \"fds\"; every = \"1s\"; leak_window = \"60s\"; }", &conf);
                 ProbeCheck c;
                 ProbeResult r;
 
@@ -235,13 +242,16 @@ static void test_fd_sawtooth_and_step_are_not_leaks(void **state) {
 }
 
 static void test_config_errors(void **state) {
-        assert_error("{ kind = \"fds\"; critical = \"1G\"; }",
-                     "critical is a size (\"512M\"); probe kind \"fds\" takes a number (1000) or a percentage");
+        assert_error(
+                "{ kind = \"fds\"; critical = \"1G\"; }",
+                "critical is a size (\"512M\"); probe kind \"fds\" takes a number (1000) or a percentage");
         assert_error("{ kind = \"fds\"; warning = \"10s\"; }", "warning is a duration");
-        assert_error("{ kind = \"fds\"; warning = 900; critical = 800; }", "warning (900) must be at or below critical");
+        assert_error("{ kind = \"fds\"; warning = 900; critical = 800; }",
+                     "warning (900) must be at or below critical");
         assert_error("{ kind = \"fds\"; every = \"1s\"; leak_window = \"15s\"; }",
                      "leak_window: leak_window (15s) must be at least 16 times every (1s)");
-        assert_error("{ kind = \"fds\"; leak_min_rate = 10; }", "leak_min_rate: leak_min_rate needs leak_window");
+        assert_error("{ kind = \"fds\"; leak_min_rate = 10; }",
+                     "leak_min_rate: leak_min_rate needs leak_window");
         assert_error("{ kind = \"fds\"; leak_window = \"1h\"; leak_min_rate = \"1M\"; }",
                      "leak_min_rate: expected a number per minute such as 10, got a string");
         assert_error("{ kind = \"fds\"; leak_window = \"1h\"; leak_min_rate = -3; }",
@@ -308,8 +318,9 @@ static void test_real_sample_highest_percentage_wins(void **state) {
         assert_int_equal(read(ready[0], &byte, 1), 1);
         /* Set from here: valgrind, when it runs the test, refuses a process it runs a
          * setrlimit() of its own RLIMIT_NOFILE (EPERM). */
-        assert_int_equal(prlimit(child, RLIMIT_NOFILE, &(const struct rlimit) { .rlim_cur = 64, .rlim_max = 64 },
-                                 NULL), 0);
+        assert_int_equal(
+                prlimit(child, RLIMIT_NOFILE, &(const struct rlimit){.rlim_cur = 64, .rlim_max = 64}, NULL),
+                0);
 
         assert_non_null(mkdtemp(dir));
         (void) snprintf(path, sizeof path, "%s/cgroup.procs", dir);

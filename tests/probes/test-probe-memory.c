@@ -36,7 +36,9 @@ static int parse(const char *probe, bool host, const char *worker_keys, Config *
         if (host)
                 fprintf(f, "host_probes = ( %s );\n", probe);
         else
-                fprintf(f, "workers = ( { name = \"w\"; command = [ \"/bin/true\" ]; %s probes = ( %s ); } );\n",
+                fprintf(f,
+                        "workers = ( { name = \"w\"; command = [ \"/bin/true\" ]; %s probes = ( %s ); } "
+                        ");\n",
                         worker_keys, probe);
         assert_int_equal(fclose(f), 0);
         r = config_parse_file(path, &kinds, ret, ret_error);
@@ -97,9 +99,11 @@ static void test_parse_smaps_rollup(void **state) {
 static void test_parse_meminfo_and_cgroup_values(void **state) {
         uint64_t total = 0, available = 0, v = 0;
 
-        assert_int_equal(probe_memory_parse_meminfo("MemTotal:       16318756 kB\nMemFree:         1000000 kB\n"
-                                                    "MemAvailable:    8159378 kB\nBuffers:  1 kB\n",
-                                                    &total, &available), 0);
+        assert_int_equal(
+                probe_memory_parse_meminfo("MemTotal:       16318756 kB\nMemFree:         1000000 kB\n"
+                                           "MemAvailable:    8159378 kB\nBuffers:  1 kB\n",
+                                           &total, &available),
+                0);
         assert_true(total == 16318756ULL * 1024);
         assert_true(available == 8159378ULL * 1024);
         assert_int_equal(probe_memory_parse_meminfo("MemTotal: 100 kB\nMemFree: 5 kB\n", &total, &available),
@@ -143,7 +147,8 @@ static void judge(ProbeCheck *c, ProbeMemoryReading m, ProbeResult *r) {
 
 static void test_thresholds_on_sizes_and_percentages(void **state) {
         Config *conf = NULL;
-        const ProbeConfig *pc = parse_ok("{ kind = \"memory\"; warning = \"256M\"; critical = \"512M\"; }", &conf);
+        const ProbeConfig *pc =
+                parse_ok("{ kind = \"memory\"; warning = \"256M\"; critical = \"512M\"; }", &conf);
         ProbeCheck c;
         ProbeResult r;
 
@@ -166,7 +171,8 @@ static void test_thresholds_on_sizes_and_percentages(void **state) {
         assert_int_equal(r.status, PROBE_CRITICAL);
         assert_true(r.threshold == 50);
         assert_string_equal(r.message, "rss 600M of 1G limit (58.6%) in 2 processes");
-        assert_non_null(strstr(r.evidence, "\"limit\":1073741824,\"limit_source\":\"limit\",\"percent\":58.594"));
+        assert_non_null(
+                strstr(r.evidence, "\"limit\":1073741824,\"limit_source\":\"limit\",\"percent\":58.594"));
         probe_check_release(&c);
         config_free(conf);
 
@@ -310,8 +316,9 @@ static void test_leak_min_rate_ignores_slow_creep(void **state) {
         assert_never_a_leak(slow_creep, "{ kind = \"memory\"; every = \"1s\"; leak_window = \"60s\"; "
                                         "leak_min_rate = \"2M\"; }");
 
-        pc = parse_ok("{ kind = \"memory\"; every = \"1s\"; leak_window = \"60s\"; leak_min_rate = \"512K\"; }",
-                      &conf);
+        pc = parse_ok(
+                "{ kind = \"memory\"; every = \"1s\"; leak_window = \"60s\"; leak_min_rate = \"512K\"; }",
+                &conf);
         assert_int_equal(probe_check_init(&c, &probe_memory_ops, pc, NULL, NULL, NULL), 0);
         assert_true(feed(&c, slow_creep, 0, 61, 0, PROBE_WARNING, &r) <= 60);
         assert_non_null(strstr(r.message, "leaking 1M/min"));
@@ -321,25 +328,32 @@ static void test_leak_min_rate_ignores_slow_creep(void **state) {
 
 static void test_config_errors(void **state) {
         assert_error("{ kind = \"memory\"; critical = 1000; }", false, "",
-                     "critical is a number (1000); probe kind \"memory\" takes a size (\"512M\") or a percentage");
+                     "critical is a number (1000); probe kind \"memory\" takes a size (\"512M\") or a "
+                     "percentage");
         assert_error("{ kind = \"memory\"; critical = \"30s\"; }", false, "", "critical is a duration");
         assert_error("{ kind = \"memory\"; critical = \"90%\"; }", false, "",
-                     "critical: critical is a percentage, but measure \"rss\" has nothing to take it of: set limit");
-        assert_error("{ kind = \"memory\"; measure = \"pss\"; warning = \"50%\"; critical = \"1G\"; }", false, "",
-                     "warning: warning is a percentage, but measure \"pss\"");
-        assert_error("{ kind = \"memory\"; measure = \"cgroup\"; critical = \"1G\"; }", false, "cgroups = \"off\";",
-                     "measure: measure \"cgroup\" reads the instance's cgroup, but the worker has cgroups = \"off\"");
+                     "critical: critical is a percentage, but measure \"rss\" has nothing to take it of: "
+                     "set limit");
+        assert_error("{ kind = \"memory\"; measure = \"pss\"; warning = \"50%\"; critical = \"1G\"; }",
+                     false, "", "warning: warning is a percentage, but measure \"pss\"");
+        assert_error("{ kind = \"memory\"; measure = \"cgroup\"; critical = \"1G\"; }", false,
+                     "cgroups = \"off\";",
+                     "measure: measure \"cgroup\" reads the instance's cgroup, but the worker has cgroups = "
+                     "\"off\"");
         assert_error("{ kind = \"memory\"; measure = \"vss\"; }", false, "",
                      "measure: invalid measure \"vss\" (expected rss, pss or cgroup)");
         assert_error("{ kind = \"memory\"; limit = 0; }", false, "", "limit: must be greater than 0");
         assert_error("{ kind = \"memory\"; limit = \"lots\"; }", false, "", "limit: invalid size \"lots\"");
-        assert_error("{ kind = \"memory\"; limit = 1.5; }", false, "", "limit: expected a size such as \"512M\"");
+        assert_error("{ kind = \"memory\"; limit = 1.5; }", false, "",
+                     "limit: expected a size such as \"512M\"");
         assert_error("{ kind = \"memory\"; every = \"1s\"; leak_window = \"10s\"; }", false, "",
                      "leak_window: leak_window (10s) must be at least 16 times every (1s)");
         assert_error("{ kind = \"memory\"; leak_window = \"10s\"; }", false, "",
                      "leak_window (10s) must be at least 16 times every (10s)");
-        assert_error("{ kind = \"memory\"; leak_window = 600; }", false, "", "leak_window: expected a duration");
-        assert_error("{ kind = \"memory\"; leak_window = \"0\"; }", false, "", "leak_window: must be greater than 0");
+        assert_error("{ kind = \"memory\"; leak_window = 600; }", false, "",
+                     "leak_window: expected a duration");
+        assert_error("{ kind = \"memory\"; leak_window = \"0\"; }", false, "",
+                     "leak_window: must be greater than 0");
         assert_error("{ kind = \"memory\"; leak_min_rate = \"1M\"; }", false, "",
                      "leak_min_rate: leak_min_rate needs leak_window");
         assert_error("{ kind = \"memory\"; leak_window = \"1h\"; leak_min_rate = \"fast\"; }", false, "",
@@ -359,11 +373,12 @@ static void test_configs_that_are_fine(void **state) {
         char *error = NULL;
 
         /* A host probe's percentages are of MemTotal; memory.max stands in for limit. */
-        if (parse("{ kind = \"memory\"; critical = \"90%\"; leak_window = \"10m\"; every = \"5s\"; }", true, "",
-                  &conf, &error) < 0)
+        if (parse("{ kind = \"memory\"; critical = \"90%\"; leak_window = \"10m\"; every = \"5s\"; }", true,
+                  "", &conf, &error) < 0)
                 fail_msg("%s", error);
         config_free(conf);
-        if (parse("{ kind = \"memory\"; measure = \"cgroup\"; critical = \"90%\"; }", false, "", &conf, &error) < 0)
+        if (parse("{ kind = \"memory\"; measure = \"cgroup\"; critical = \"90%\"; }", false, "", &conf,
+                  &error) < 0)
                 fail_msg("%s", error);
         config_free(conf);
 }
@@ -417,7 +432,8 @@ static void test_real_sample_of_a_cgroup_directory(void **state) {
         char dir[] = "/tmp/vigil-test-memory.XXXXXX";
         ProbeTarget t = { .worker = "w", .instance = 0, .name = "w:0", .pid = getpid() };
         Config *conf = NULL;
-        const ProbeConfig *pc = parse_ok("{ kind = \"memory\"; measure = \"cgroup\"; critical = \"90%\"; }", &conf);
+        const ProbeConfig *pc =
+                parse_ok("{ kind = \"memory\"; measure = \"cgroup\"; critical = \"90%\"; }", &conf);
         ProbeCheck c;
         ProbeResult r;
 
@@ -463,7 +479,8 @@ static void test_real_sample_of_the_host(void **state) {
 
         if (parse("{ kind = \"memory\"; critical = \"100%\"; }", true, "", &conf, &error) < 0)
                 fail_msg("%s", error);
-        assert_int_equal(probe_check_init(&c, &probe_memory_ops, &conf->host_probes[0], NULL, NULL, NULL), 0);
+        assert_int_equal(probe_check_init(&c, &probe_memory_ops, &conf->host_probes[0], NULL, NULL, NULL),
+                         0);
         assert_int_equal(probe_check_start(&c, &t, &r), 0);
         assert_int_equal(r.status, PROBE_OK);
         assert_true(r.value > 0);
