@@ -34,8 +34,14 @@ typedef struct MemorySettings {
         ProbeLeakSettings leak;
 } MemorySettings;
 
+/* memory.max serves leak projections for this long before it is read again: a limit seldom
+ * changes, and a failed open at every sample (no memory controller) is a cost for nothing. */
+#define MEMORY_MAX_REREAD_USEC (60 * USEC_PER_SEC)
+
 typedef struct MemoryState {
         ProbeLeak leak;
+        usec_t memory_max_at;       /* when memory.max was last read; 0: never */
+        uint64_t memory_max;        /* what it said; 0: "max", or no such file */
 } MemoryState;
 
 /* limit: a size ("1G") or a number of bytes, above 0. */
@@ -319,6 +325,7 @@ static bool has_percent_threshold(const ProbeConfig *pc) {
 
 static int memory_check(ProbeCheck *c, const ProbeTarget *t, ProbeResult *ret) {
         const MemorySettings *s = c->settings;
+        MemoryState *st = c->state;
         ProbeMemoryReading m = { .measure = s->measure, .n_processes = SIZE_MAX };
         int r;
 
@@ -342,17 +349,21 @@ static int memory_check(ProbeCheck *c, const ProbeTarget *t, ProbeResult *ret) {
         if (r < 0)
                 return r;
 
-        if (!m.host) {
-                if (s->limit > 0) {
-                        m.limit = s->limit;
-                        m.limit_source = "limit";
-                } else if (t->cgroup_path && (has_percent_threshold(c->config) || s->leak.window > 0) &&
-                           read_cgroup_value(t->cgroup_path, "memory.max", &m.limit) >= 0)
-                        m.limit_source = "memory.max";
-                else
-                        m.limit = 0;
-        }
         m.at = now(CLOCK_MONOTONIC);
+        if (!m.host && s->limit > 0) {
+                m.limit = s->limit;
+                m.limit_source = "limit";
+        } else if (!m.host && t->cgroup_path && (has_percent_threshold(c->config) || s->leak.window > 0)) {
+                /* A percentage is judged on the limit of now; a projection can use one a minute old. */
+                if (has_percent_threshold(c->config) || st->memory_max_at == 0 ||
+                    m.at - st->memory_max_at >= MEMORY_MAX_REREAD_USEC) {
+                        if (read_cgroup_value(t->cgroup_path, "memory.max", &st->memory_max) < 0)
+                                st->memory_max = 0;
+                        st->memory_max_at = m.at;
+                }
+                m.limit = st->memory_max;
+                m.limit_source = "memory.max";
+        }
         return probe_memory_judge(c, &m, ret);
 }
 
@@ -360,6 +371,7 @@ static void memory_reset(ProbeCheck *c, bool done) {
         MemoryState *st = c->state;
 
         probe_leak_reset(&st->leak, done);
+        st->memory_max_at = 0;
 }
 
 const ProbeOps probe_memory_ops = {
