@@ -22,6 +22,7 @@ packages=(
         libsqlite3-dev    # the incident store
         libconfig-dev     # the main config file
         libinih-dev       # supervisord-style INI worker files
+        libcurl4-openssl-dev # the http probe: libcurl's multi interface on the sd-event loop
         libcmocka-dev     # unit tests
         sqlite3           # the sqlite3 shell, used by tests to inspect the store
         systemd           # systemd-analyze (unit file test), systemd-notify (notify tests)
@@ -31,6 +32,7 @@ packages=(
         valgrind          # leak and fd checks
         man-db            # man --warnings: the man-page test, Documentation= in the unit test
         groff-base        # the formatter man uses
+        monitoring-plugins-basic  # check_dummy, check_procs: the exec probe's integration test
 )
 
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -406,6 +406,8 @@ static void instance_enter_starting(Instance *i) {
         i->verdict = EXIT_VERDICT_NONE;
         i->worker_errno = 0;
         i->status_text[0] = 0;
+        /* A new process reports afresh: the last one's counter and heartbeats are not its own. */
+        i->reports = (ProbeReports) {};
         r = instance_process_spawn(i, on_pidfd);
         if (r < 0) {
                 instance_handle_end(i, &(const ExitInfo) {

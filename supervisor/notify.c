@@ -224,6 +224,28 @@ static int assign_mainpid(NotifyMessage *m, const char *v, size_t len) {
         return 0;
 }
 
+/* vigil's own variables: plain decimal u64, anything else is a malformed datagram (a worker
+ * that sends "12k" has a bug worth seeing in the drop counters, not a silent zero). */
+static int assign_progress(NotifyMessage *m, const char *v, size_t len) {
+        uint64_t u;
+
+        if (parse_decimal(v, len, &u) < 0)
+                return -EINVAL;
+        m->progress = u;
+        m->has_progress = true;
+        return 0;
+}
+
+static int assign_queue(NotifyMessage *m, const char *v, size_t len) {
+        uint64_t u;
+
+        if (parse_decimal(v, len, &u) < 0)
+                return -EINVAL;
+        m->queue = u;
+        m->has_queue = true;
+        return 0;
+}
+
 static const struct {
         const char *key;
         int (*assign)(NotifyMessage *m, const char *value, size_t len);
@@ -237,6 +259,8 @@ static const struct {
         { "ERRNO", assign_errno },
         { "WATCHDOG_USEC", assign_watchdog_usec },
         { "MAINPID", assign_mainpid },
+        { "X_VIGIL_PROGRESS", assign_progress },
+        { "X_VIGIL_QUEUE", assign_queue },
 };
 
 static int parse_line(NotifyMessage *m, const char *line, size_t len) {

@@ -36,6 +36,10 @@ typedef struct NotifyMessage {
         usec_t watchdog_usec;    /* WATCHDOG_USEC= */
         bool has_mainpid;
         pid_t mainpid;           /* MAINPID= (recorded, not acted on) */
+        bool has_progress;
+        uint64_t progress;       /* X_VIGIL_PROGRESS=: a counter that advances as work is done */
+        bool has_queue;
+        uint64_t queue;          /* X_VIGIL_QUEUE=: the worker's backlog depth */
 } NotifyMessage;
 
 /* Why datagrams were dropped; exposed for status and tests. */

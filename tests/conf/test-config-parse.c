@@ -198,6 +198,9 @@ static void test_probe_errors(void **state) {
                      "main.conf:2: workers[0].probes[0].kind: unknown probe kind \"telepathy\" (known: ");
         assert_error_prefix(state, P("{ kind = \"disk\"; path = \"/\"; colour = 1; }"),
                      "main.conf:2: workers[0].probes[0].colour: unknown key");
+        assert_error_prefix(state, P("{ kind = \"disk\"; path = \"/\"; url = \"http://127.0.0.1/\"; }"),
+                     "main.conf:2: workers[0].probes[0].url: not a key of probe kind \"disk\" (it belongs to kind "
+                     "\"http\")");
         assert_error_prefix(state, P("{ kind = \"disk\"; path = \"/\"; }, { kind = \"disk\"; path = \"/var\"; }"),
                      "main.conf:2: workers[0].probes[1]: duplicate probe name \"disk\" (first defined at ");
         assert_error_prefix(state, P("{ kind = \"disk\"; path = \"/\"; every = \"1s\"; timeout = \"5s\"; }"),

@@ -406,6 +406,57 @@ static void test_missing_ready_is_unresponsive_unless_tilt(void **state) {
         fake_free(f);
 }
 
+/* What a worker reports for its probes: the counter's time moves only when it changes, a
+ * heartbeat is a WATCHDOG=1 and nothing else, and a restarted process starts with no reports. */
+static void test_notify_reports_are_kept_and_reset_at_restart(void **state) {
+        Fake *f = fake_new("notify = true; start_timeout = \"30s\";");
+        const ProbeReports *p = &f->i->reports;
+        usec_t before, first;
+
+        instance_start(f->i);
+        before = now(CLOCK_MONOTONIC);
+        instance_on_notify(f->i, &(const NotifyMessage) { .ready = true, .has_progress = true, .progress = 5 });
+        assert_int_equal(f->i->state, INSTANCE_RUNNING);
+        assert_true(p->has_progress);
+        assert_int_equal(p->progress, 5);
+        assert_true(p->progress_at >= before);
+        assert_int_equal(p->heartbeat_at, 0);   /* READY=1 is not a heartbeat */
+        first = p->progress_at;
+
+        /* The same value again: not a change. STATUS= is no heartbeat either. */
+        instance_on_notify(f->i, &(const NotifyMessage) { .has_progress = true, .progress = 5, .has_status = true });
+        assert_int_equal(p->progress_at, first);
+        assert_int_equal(p->heartbeat_at, 0);
+
+        before = now(CLOCK_MONOTONIC);
+        instance_on_notify(f->i, &(const NotifyMessage) { .watchdog = true, .has_queue = true, .queue = 17 });
+        assert_true(p->heartbeat_at >= before);
+        assert_true(p->has_queue);
+        assert_int_equal(p->queue, 17);
+        assert_true(p->queue_at >= before);
+        assert_int_equal(p->progress_at, first);
+
+        instance_on_notify(f->i, &(const NotifyMessage) { .has_progress = true, .progress = 6 });
+        assert_int_equal(p->progress, 6);
+        assert_true(p->progress_at >= before);
+
+        /* A crash and a restart: the new process has reported nothing yet. */
+        crash(f);
+        assert_int_equal(f->i->state, INSTANCE_BACKOFF);
+        /* A late message from the dead process is not kept either. */
+        instance_on_notify(f->i, &(const NotifyMessage) { .has_queue = true, .queue = 99 });
+        assert_int_equal(p->queue, 17);
+        fire(f, f->i->timer);
+        assert_int_equal(f->i->state, INSTANCE_STARTING);
+        assert_false(p->has_progress || p->has_queue);
+        assert_int_equal(p->heartbeat_at, 0);
+
+        f->stopping = true;
+        instance_stop(f->i);
+        end(f, CLD_KILLED, SIGTERM);
+        fake_free(f);
+}
+
 static void test_timer_that_cannot_be_armed_ends_fatal_with_a_reason(void **state) {
         Fake *f = fake_new("");
 
@@ -462,6 +513,7 @@ int main(void) {
                 cmocka_unit_test(test_failed_trial_reopens_the_breaker),
                 cmocka_unit_test(test_stop_and_stop_timeout),
                 cmocka_unit_test(test_missing_ready_is_unresponsive_unless_tilt),
+                cmocka_unit_test(test_notify_reports_are_kept_and_reset_at_restart),
                 cmocka_unit_test(test_timer_that_cannot_be_armed_ends_fatal_with_a_reason),
                 cmocka_unit_test(test_spawn_failure_for_lack_of_resources_waits_and_retries),
         };

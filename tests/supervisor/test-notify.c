@@ -284,6 +284,33 @@ static void test_parse_each_key(void **state) {
         assert_int_equal(m.mainpid, 4242);
 }
 
+static void test_parse_vigil_progress_and_queue(void **state) {
+        NotifyMessage m;
+
+        m = parse_ok("X_VIGIL_PROGRESS=1234");
+        assert_true(m.has_progress);
+        assert_int_equal(m.progress, 1234);
+        assert_false(m.has_queue);
+
+        m = parse_ok("X_VIGIL_QUEUE=0");
+        assert_true(m.has_queue);
+        assert_int_equal(m.queue, 0);
+        assert_false(m.has_progress);
+
+        /* The whole u64 range: a counter may have been running for years. */
+        m = parse_ok("WATCHDOG=1\nX_VIGIL_PROGRESS=18446744073709551615\nX_VIGIL_QUEUE=7");
+        assert_true(m.watchdog);
+        assert_true(m.progress == UINT64_MAX);
+        assert_int_equal(m.queue, 7);
+
+        /* Neither is set by a message that does not carry it. */
+        m = parse_ok("READY=1");
+        assert_false(m.has_progress || m.has_queue);
+
+        /* Other X_ variables are still somebody else's. */
+        assert_false(parse_ok("X_VIGIL_OTHER=abc").has_progress);
+}
+
 static void test_parse_multiple_keys_in_one_datagram(void **state) {
         NotifyMessage m = parse_ok("READY=1\nSTATUS=Running\nMAINPID=7\nWATCHDOG=1\nWATCHDOG_USEC=250000");
 
@@ -395,6 +422,15 @@ static void test_parse_bad_values_are_malformed(void **state) {
         PARSE_FAILS("STOPPING=yes", NOTIFY_DROP_MALFORMED);
         PARSE_FAILS("WATCHDOG=2", NOTIFY_DROP_MALFORMED);
         PARSE_FAILS("BARRIER=0", NOTIFY_DROP_MALFORMED);
+        PARSE_FAILS("X_VIGIL_PROGRESS=", NOTIFY_DROP_MALFORMED);
+        PARSE_FAILS("X_VIGIL_PROGRESS=-1", NOTIFY_DROP_MALFORMED);
+        PARSE_FAILS("X_VIGIL_PROGRESS=1.5", NOTIFY_DROP_MALFORMED);
+        PARSE_FAILS("X_VIGIL_PROGRESS=12k", NOTIFY_DROP_MALFORMED);
+        PARSE_FAILS("X_VIGIL_PROGRESS= 5", NOTIFY_DROP_MALFORMED);
+        PARSE_FAILS("X_VIGIL_PROGRESS=18446744073709551616", NOTIFY_DROP_MALFORMED);
+        PARSE_FAILS("X_VIGIL_QUEUE=abc", NOTIFY_DROP_MALFORMED);
+        PARSE_FAILS("X_VIGIL_QUEUE=+3", NOTIFY_DROP_MALFORMED);
+        PARSE_FAILS("WATCHDOG=1\nX_VIGIL_QUEUE=0x10", NOTIFY_DROP_MALFORMED);
 }
 
 static void test_parse_one_bad_line_rejects_the_whole_datagram(void **state) {
@@ -872,6 +908,7 @@ static void test_systemd_notify_ready_as_unprivileged_user(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_each_key),
+                cmocka_unit_test(test_parse_vigil_progress_and_queue),
                 cmocka_unit_test(test_parse_multiple_keys_in_one_datagram),
                 cmocka_unit_test(test_parse_trailing_newline_and_empty_lines),
                 cmocka_unit_test(test_parse_later_assignment_wins),
