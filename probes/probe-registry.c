@@ -1,10 +1,13 @@
 /* The probe kinds, each registered once by name: adding a kind is one file, one line in the
  * table below, one unit test and one integration test. Nothing else lists the kinds. */
 
+#include "probe-cpu.h"
 #include "probe-disk.h"
 #include "probe-exec.h"
+#include "probe-fds.h"
 #include "probe-file.h"
 #include "probe-http.h"
+#include "probe-memory.h"
 #include "probe-pressure.h"
 #include "probe-progress.h"
 #include "probe-queue.h"
@@ -12,10 +15,13 @@
 #include "probe.h"
 
 static const ProbeOps *const probe_ops[] = {
+        &probe_cpu_ops,
         &probe_disk_ops,
         &probe_exec_ops,
+        &probe_fds_ops,
         &probe_file_ops,
         &probe_http_ops,
+        &probe_memory_ops,
         &probe_pressure_ops,
         &probe_progress_ops,
         &probe_queue_ops,
