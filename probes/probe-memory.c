@@ -75,13 +75,6 @@ static const ConfigKey memory_keys[] = {
         PROBE_LEAK_KEY_MIN_RATE_SIZE(MemorySettings),
 };
 
-/* A probe of the top-level host_probes list: the spec's check is not told its scope. */
-static bool is_host_probe(const config_setting_t *g) {
-        const config_setting_t *list = config_setting_parent(g);
-
-        return list && config_setting_name(list) && streq(config_setting_name(list), "host_probes");
-}
-
 static int memory_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc,
                                bool cgroups_off) {
         const MemorySettings *s = pc->settings;
@@ -90,7 +83,7 @@ static int memory_check_config(ConfigParser *p, const config_setting_t *g, const
                 const Threshold *t;
         } thresholds[] = { { "warning", &pc->warning }, { "critical", &pc->critical } };
 
-        if (is_host_probe(g)) {
+        if (pc->host) {
                 if (config_setting_get_member(g, "measure"))
                         return config_keys_fail(
                                 p, config_setting_get_member(g, "measure"),
