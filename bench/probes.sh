@@ -204,13 +204,63 @@ case_progress() {
         stop_vigild
 }
 
+# hog_worker MODE ARGS...: a worker entry running vt-hog MODE, its pid in $WORK/hog.pid.
+hog_worker() {
+        local mode=$1 args="" a
+        shift
+        for a in "$@"; do args+=", \"$a\""; done
+        rm -f "$WORK/hog.pid" "$WORK/hog.state"
+        printf 'name = "w"; command = [ "%s", "%s", "--pid-file", "%s", "--state", "%s"%s ];' \
+                "$BUILD/tests/helpers/vt-hog" "$mode" "$WORK/hog.pid" "$WORK/hog.state" "$args"
+}
+
+# hog_state STATE N: waits until vt-hog has reached STATE N times in all.
+hog_state() {
+        wait_for "(( \$(grep -c '^$1 ' \"\$WORK/hog.state\" 2>/dev/null || true) >= $2 ))" 10 ||
+                die "vt-hog never reached $1 ($2)"
+}
+
+case_cpu() {
+        start_vigild "{ name = \"b-cpu\"; kind = \"cpu\"; critical = \"50%\"; $(common) }" \
+                "$(hog_worker spin --idle --nice -10)"
+        wait_for '[[ -s $WORK/hog.pid ]]' 10 || die "vt-hog did not start"
+        HOG=$(cat "$WORK/hog.pid")
+        measure cpu b-cpu 'kill -USR1 $HOG' 'kill -USR1 $HOG'
+        stop_vigild
+}
+
+case_memory() {
+        # Starts with 64 MiB resident: given back first, then taken (the condition) and given back.
+        start_vigild "{ name = \"b-memory\"; kind = \"memory\"; critical = \"32M\"; $(common) }" \
+                "$(hog_worker hold --max 64)"
+        hog_state grown 1
+        HOG=$(cat "$WORK/hog.pid")
+        kill -USR1 "$HOG"
+        hog_state freed 1
+        wait_for '[[ -z $(q "SELECT id FROM incidents WHERE probe = '"'b-memory'"' AND resolved_at IS NULL") ]]' 30
+        measure memory b-memory 'kill -USR1 $HOG' 'kill -USR1 $HOG'
+        stop_vigild
+}
+
+case_fds() {
+        start_vigild "{ name = \"b-fds\"; kind = \"fds\"; critical = 100; $(common) }" \
+                "$(hog_worker fds --count 200 --interval 0)"
+        hog_state opened 1
+        HOG=$(cat "$WORK/hog.pid")
+        kill -USR1 "$HOG"
+        hog_state closed 1
+        wait_for '[[ -z $(q "SELECT id FROM incidents WHERE probe = '"'b-fds'"' AND resolved_at IS NULL") ]]' 30
+        measure fds b-fds 'kill -USR1 $HOG' 'kill -USR1 $HOG'
+        stop_vigild
+}
+
 # ---------------------------------------------------------------------------------------------
 
 main() {
         local k
         log "building vigild and the test helpers from a copy of $SRC_DIR"
         build_tree "$WORK/build" "--enable-test-hooks" vigild tests/helpers/vt-net tests/helpers/vt-report \
-                tests/helpers/vt-worker
+                tests/helpers/vt-worker tests/helpers/vt-hog
         BUILD=$WORK/build
         mkdir -p "$WORK/calm"
         for k in cpu memory io; do

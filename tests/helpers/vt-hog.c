@@ -8,9 +8,11 @@
  *   vt-hog leak      grow by --step KiB every --interval ms up to --max MiB, then hold
  *   vt-hog sawtooth  grow the same way up to --max MiB, give it all back, again and again
  *   vt-hog step      after --after ms touch --max MiB at once ("grown"), then hold
- *   vt-hog hold      touch --max MiB at once ("grown"); SIGUSR1 gives it back ("freed")
+ *   vt-hog hold      touch --max MiB at once ("grown"); SIGUSR1 gives it back ("freed"), the
+ *                    next touches it again ("grown"), and so on
  *   vt-hog fds       open --count descriptors of /dev/null, one every --interval ms (0: at once),
- *                    then hold ("opened"); SIGUSR1 closes them all ("closed")
+ *                    then hold ("opened"); SIGUSR1 closes them all ("closed"), the next opens
+ *                    them again at once ("opened"), and so on
  *   vt-hog spin      spin on the CPU ("spinning"); SIGUSR1 toggles idling ("idle") and spinning.
  *                    --idle: start idle. --child: a forked child in the same process group
  *                    spins, told by the parent, which only waits. --nice N: the spinner runs at
@@ -121,10 +123,14 @@ static void run_memory(const char *mode) {
                 state("grown");
                 if (strcmp(mode, "step") == 0)
                         hold_forever();
-                (void) wait_usr1(-1);
-                release(region, size);
-                state("freed");
-                hold_forever();
+                for (;;) {
+                        (void) wait_usr1(-1);
+                        release(region, size);
+                        state("freed");
+                        (void) wait_usr1(-1);
+                        touch(region, 0, size);
+                        state("grown");
+                }
         }
 
         /* leak, sawtooth */
@@ -156,11 +162,19 @@ static void run_fds(void) {
                         die("open /dev/null (descriptor %ld): %m", i);
         }
         state("opened");
-        (void) wait_usr1(-1);
-        for (long i = 0; i < arg_count; i++)
-                (void) close(fds[i]);
-        state("closed");
-        hold_forever();
+        for (;;) {
+                (void) wait_usr1(-1);
+                for (long i = 0; i < arg_count; i++)
+                        (void) close(fds[i]);
+                state("closed");
+                (void) wait_usr1(-1);
+                for (long i = 0; i < arg_count; i++) {
+                        fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                        if (fds[i] < 0)
+                                die("open /dev/null (descriptor %ld): %m", i);
+                }
+                state("opened");
+        }
 }
 
 /* Spins while told to: each SIGUSR1 toggles. */
