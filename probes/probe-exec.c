@@ -21,22 +21,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child-setup.h"
 #include "clone.h"
 #include "config.h"
 #include "escape.h"
 #include "probe-exec.h"
 #include "strv.h"
-
-/* 32-bit architectures keep the 16-bit-id system calls under the plain names. */
-#ifdef SYS_setresuid32
-#  define SYS_SETGROUPS SYS_setgroups32
-#  define SYS_SETRESGID SYS_setresgid32
-#  define SYS_SETRESUID SYS_setresuid32
-#else
-#  define SYS_SETGROUPS SYS_setgroups
-#  define SYS_SETRESGID SYS_setresgid
-#  define SYS_SETRESUID SYS_setresuid
-#endif
 
 #define EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define EXEC_LANG "C.UTF-8"
@@ -491,12 +481,6 @@ static const char *exec_stage_to_string(ExecStage s) {
         return exec_stage_table[s];
 }
 
-/* The record a failing child writes; smaller than PIPE_BUF, so the write is atomic. */
-typedef struct ExecError {
-        int32_t stage;
-        int32_t error;
-} ExecError;
-
 typedef struct ExecChild {
         char *const *argv;
         char *const *envp;
@@ -508,90 +492,39 @@ typedef struct ExecChild {
         size_t n_groups;
 } ExecChild;
 
-static _noreturn_ void exec_child_fail(int errfd, ExecStage stage, int error) {
-        ExecError e = { .stage = stage, .error = error };
-        ssize_t n;
-
-        do
-                n = write(errfd, &e, sizeof e);
-        while (n < 0 && errno == EINTR);
-        _exit(127);
-}
-
-/* The kernel's struct sigaction for rt_sigaction(2). */
-struct exec_kernel_sigaction {
-        void (*handler)(int);
-        unsigned long flags;
-        void (*restorer)(void);
-        uint64_t mask;
-};
-
-static int exec_child_reset_signals(void) {
-        struct exec_kernel_sigaction sa = { .handler = SIG_DFL };
-        sigset_t mask;
-
-        /* The raw system call: glibc's sigaction() refuses the two real-time signals it
-         * reserves, whose ignored disposition would otherwise survive exec. */
-        for (int sig = 1; sig < _NSIG; sig++) {
-                if (sig == SIGKILL || sig == SIGSTOP)
-                        continue;
-                if (syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof(sa.mask)) < 0 && errno != EINVAL)
-                        return -errno;
-        }
-        if (sigemptyset(&mask) < 0 || sigprocmask(SIG_SETMASK, &mask, NULL) < 0)
-                return -errno;
-        return 0;
-}
-
-/* Keeps a descriptor out of the 0..2 range about to be overwritten. */
-static int exec_child_lift_fd(int *fd) {
-        int nfd;
-
-        if (*fd > STDERR_FILENO)
-                return 0;
-        nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
-        if (nfd < 0)
-                return -errno;
-        *fd = nfd;
-        return 0;
-}
-
 static _noreturn_ void exec_child_run(ExecChild *c) {
         int r;
 
-        if (exec_child_lift_fd(&c->errfd) < 0)
+        if (child_setup_lift_fd(&c->errfd) < 0)
                 _exit(127);
         /* A session (and process group) of its own: cancel kills the group, whatever the
          * command started, and no terminal of vigild's reaches it. */
         if (setsid() < 0)
-                exec_child_fail(c->errfd, EXEC_STAGE_SESSION, errno);
-        r = exec_child_reset_signals();
+                child_setup_fail(c->errfd, EXEC_STAGE_SESSION, errno);
+        r = child_setup_reset_signals();
         if (r < 0)
-                exec_child_fail(c->errfd, EXEC_STAGE_SIGNALS, -r);
+                child_setup_fail(c->errfd, EXEC_STAGE_SIGNALS, -r);
 
-        if (exec_child_lift_fd(&c->stdin_fd) < 0 || exec_child_lift_fd(&c->output_fd) < 0 ||
+        if (child_setup_lift_fd(&c->stdin_fd) < 0 || child_setup_lift_fd(&c->output_fd) < 0 ||
             dup2(c->stdin_fd, STDIN_FILENO) < 0 || dup2(c->output_fd, STDOUT_FILENO) < 0 ||
             dup2(c->output_fd, STDERR_FILENO) < 0)
-                exec_child_fail(c->errfd, EXEC_STAGE_STDIO, errno);
+                child_setup_fail(c->errfd, EXEC_STAGE_STDIO, errno);
         /* Only 0, 1 and 2 survive exec; the error pipe stays open until then. */
         if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-                exec_child_fail(c->errfd, EXEC_STAGE_STDIO, errno);
+                child_setup_fail(c->errfd, EXEC_STAGE_STDIO, errno);
 
         if (c->has_user) {
-                /* The system calls, not glibc's wrappers, which would try to bring vigild's
-                 * other threads along: this child shares vigild's memory but is none of them. */
-                if (syscall(SYS_SETGROUPS, c->n_groups, c->groups) < 0)
-                        exec_child_fail(c->errfd, EXEC_STAGE_GROUPS, errno);
-                if (syscall(SYS_SETRESGID, c->gid, c->gid, c->gid) < 0)
-                        exec_child_fail(c->errfd, EXEC_STAGE_USER, errno);
-                if (syscall(SYS_SETRESUID, c->uid, c->uid, c->uid) < 0)
-                        exec_child_fail(c->errfd, EXEC_STAGE_USER, errno);
+                bool groups = false;
+
+                r = child_setup_identity(c->uid, c->gid, c->groups, c->n_groups, &groups);
+                if (r < 0)
+                        child_setup_fail(c->errfd, groups ? EXEC_STAGE_GROUPS : EXEC_STAGE_USER, -r);
         }
         if (chdir("/") < 0)
-                exec_child_fail(c->errfd, EXEC_STAGE_CWD, errno);
+                child_setup_fail(c->errfd, EXEC_STAGE_CWD, errno);
 
         execve(c->argv[0], c->argv, c->envp);
-        exec_child_fail(c->errfd, EXEC_STAGE_EXEC, errno);
+        child_setup_fail(c->errfd, EXEC_STAGE_EXEC, errno);
 }
 
 static int exec_child_main(void *arg) {
@@ -638,20 +571,15 @@ static int exec_build_env(const ProbeTarget *t, char ***ret) {
  * is the child's alone, close-on-exec, so this returns as soon as the command runs. 1 with
  * the failure, 0 for a command that runs. */
 static int exec_read_error(int errfd, ExecStage *ret_stage, int *ret_error) {
-        ExecError e;
-        ssize_t n;
+        int stage, error, r;
 
-        do
-                n = read(errfd, &e, sizeof e);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return -errno;
-        if (n == 0)
-                return 0;
-        if ((size_t) n != sizeof e || e.error <= 0 || !exec_stage_to_string(e.stage))
+        r = child_setup_read_error(errfd, &stage, &error);
+        if (r <= 0)
+                return r;
+        if (!exec_stage_to_string(stage))
                 return -EBADMSG;
-        *ret_stage = (ExecStage) e.stage;
-        *ret_error = e.error;
+        *ret_stage = (ExecStage) stage;
+        *ret_error = error;
         return 1;
 }
 
