@@ -116,6 +116,11 @@ int config_keys_expect_absolute_path(ConfigParser *p, const config_setting_t *s,
 int config_keys_expect_string_list(ConfigParser *p, const config_setting_t *s, size_t max,
                                    const char *example, char ***ret_strv);
 
+/* A command line: a string list of at most max entries, not empty, whose first entry is an
+ * absolute path (no shell and no PATH search), as a fresh strv the caller frees. */
+int config_keys_expect_argv(ConfigParser *p, const config_setting_t *s, size_t max, const char *example,
+                           char ***ret_argv);
+
 /* Parses every member of group g with the row of keys named like it; a member no row names is
  * an "unknown key". Fields of settings no member names keep their values (the defaults). Stops
  * at the first problem, leaving what was parsed so far in settings for its owner to free. */

@@ -9,8 +9,6 @@
  * vfork-style spawn waits for the command's execve(). */
 
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +21,7 @@
 
 #include "child-setup.h"
 #include "clone.h"
+#include "config-user.h"
 #include "config.h"
 #include "escape.h"
 #include "probe-exec.h"
@@ -42,11 +41,7 @@
 
 typedef struct ExecSettings {
         char **argv;
-        char *user;           /* NULL: the target's user (a worker's), else vigild's */
-        uid_t uid;
-        gid_t gid;
-        gid_t *groups;
-        size_t n_groups;
+        ConfigUser user;      /* no name: the target's user (a worker's), else vigild's */
 } ExecSettings;
 
 /* A command under way or on its way out. Zeroed means idle. The descriptors belong to the
@@ -67,8 +62,7 @@ static void exec_settings_done(void *settings) {
         ExecSettings *s = settings;
 
         s->argv = strv_free(s->argv);
-        s->user = mfree(s->user);
-        s->groups = mfree(s->groups);
+        config_user_done(&s->user);
 }
 
 static int parse_exec_command(ConfigParser *p, const config_setting_t *s, const ConfigKey *k,
@@ -77,79 +71,19 @@ static int parse_exec_command(ConfigParser *p, const config_setting_t *s, const 
         ExecSettings *e = settings;
         int r;
 
-        r = config_keys_expect_string_list(p, s, CONFIG_ARGV_MAX,
-                                           "[ \"/usr/lib/nagios/plugins/check_procs\", \"-c\", \"1:\" ]",
-                                           &argv);
+        r = config_keys_expect_argv(p, s, CONFIG_ARGV_MAX,
+                                    "[ \"/usr/lib/nagios/plugins/check_procs\", \"-c\", \"1:\" ]", &argv);
         if (r < 0)
                 return r;
-        if (!argv[0])
-                return config_keys_fail(p, s, "must not be empty");
-        /* No shell and no PATH search: what runs is exactly what the file names. */
-        if (!config_keys_path_is_absolute(argv[0]))
-                return config_keys_fail(p, config_setting_get_elem(s, 0), "\"%s\" is not an absolute path",
-                                        argv[0]);
         strv_free(e->argv);
         e->argv = TAKE_PTR(argv);
         return 0;
 }
 
-/* getpwnam(3) reports "no such entry" with any of these, depending on the NSS module. */
-static bool errno_means_not_found(int e) {
-        return e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM;
-}
-
-/* Resolved now, so that the child never calls into NSS (it shares vigild's memory). */
-static int parse_exec_user(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings) {
-        _cleanup_free_ gid_t *groups = NULL;
-        _cleanup_free_ char *name = NULL;
-        ExecSettings *e = settings;
-        const char *v = NULL;
-        struct passwd *pw;
-        int n = 16, r;
-
-        r = config_keys_expect_string(p, s, "a user name", &v);
-        if (r < 0)
-                return r;
-        errno = 0;
-        pw = getpwnam(v);
-        if (!pw) {
-                if (!errno_means_not_found(errno))
-                        return config_keys_fail(p, s, "cannot look up user \"%s\": %m", v);
-                return config_keys_fail(p, s, "unknown user \"%s\"", v);
-        }
-        name = strdup(v);
-        if (!name)
-                return -ENOMEM;
-        e->uid = pw->pw_uid;
-        e->gid = pw->pw_gid;
-
-        /* The list may grow between two calls; retry a few times with the size it reports. */
-        for (unsigned attempt = 0;; attempt++) {
-                gid_t *a = reallocarray(groups, (size_t) n, sizeof(gid_t));
-                int m = n;
-
-                if (!a)
-                        return -ENOMEM;
-                groups = a;
-                if (getgrouplist(name, e->gid, groups, &m) >= 0) {
-                        n = m;
-                        break;
-                }
-                if (attempt >= 3 || m <= n)
-                        return config_keys_fail(p, s, "cannot list the groups of user \"%s\"", name);
-                n = m;
-        }
-        free(e->user);
-        free(e->groups);
-        e->user = TAKE_PTR(name);
-        e->groups = TAKE_PTR(groups);
-        e->n_groups = (size_t) n;
-        return 0;
-}
-
 static const ConfigKey exec_keys[] = {
         CONFIG_KEY("command", parse_exec_command),
-        CONFIG_KEY("user", parse_exec_user),
+        /* Resolved now, so that the child never calls into NSS (it shares vigild's memory). */
+        CONFIG_KEY_AT("user", config_user_parse, ExecSettings, user),
 };
 
 static int exec_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc,
@@ -777,12 +711,12 @@ static int exec_check(ProbeCheck *c, const ProbeTarget *t, ProbeResult *ret) {
                 .errfd = err_w,
         };
         /* The probe's own user, else the worker's, else vigild's. */
-        if (set->user) {
+        if (set->user.name) {
                 child.has_user = true;
-                child.uid = set->uid;
-                child.gid = set->gid;
-                child.groups = set->groups;
-                child.n_groups = set->n_groups;
+                child.uid = set->user.uid;
+                child.gid = set->user.gid;
+                child.groups = set->user.groups;
+                child.n_groups = set->user.n_groups;
         } else if (t->has_user) {
                 child.has_user = true;
                 child.uid = t->uid;
