@@ -9,10 +9,10 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 
+#include "conf/config-test-util.h"
 #include "config-user.h"
 
 typedef struct Settings {
@@ -23,62 +23,18 @@ static const ConfigKey keys[] = {
         CONFIG_KEY_AT("user", config_user_parse, Settings, user),
 };
 
-static void config_destroyp(config_t **c) {
-        if (*c)
-                config_destroy(*c);
+/* Writes text to user.conf in a fresh directory and hands its group "kind" to f. */
+static int parse_with(const char *text, ConfigTestParseFunc f, Settings *s, char **ret_error) {
+        return config_test_parse_group("user.conf", text, "kind", f, s, ret_error);
 }
 
-typedef int (*ParseFunc)(ConfigParser *p, const config_setting_t *g, Settings *s);
-
-/* Writes text to user.conf in a fresh directory and hands its group "kind" to f. Returns what
- * f returned and sets *ret_error to the message without the directory ("user.conf:2: ..."),
- * or NULL. */
-static int parse_with(const char *text, ParseFunc f, Settings *s, char **ret_error) {
-        _cleanup_(config_source_freep) ConfigSource *source = NULL;
-        _cleanup_(config_destroyp) config_t *lc = NULL;
-        _cleanup_free_ char *path = NULL;
-        char dir[] = "/tmp/test-config-user.XXXXXX";
-        ConfigParser p = {};
-        config_t cfg;
-        FILE *fp;
-        int r;
-
-        assert_non_null(mkdtemp(dir));
-        assert_true(asprintf(&path, "%s/user.conf", dir) >= 0);
-        fp = fopen(path, "we");
-        assert_non_null(fp);
-        assert_true(fputs(text, fp) >= 0);
-        assert_int_equal(fclose(fp), 0);
-        assert_int_equal(chmod(path, 0644), 0);
-
-        assert_int_equal(config_source_read(path, &source, NULL), 0);
-        p.source = source;
-        config_init(&cfg);
-        lc = &cfg;
-        assert_int_equal(config_read_string(&cfg, config_source_text(source)), CONFIG_TRUE);
-
-        r = f(&p, config_lookup(&cfg, "kind"), s);
-
-        assert_int_equal(unlink(path), 0);
-        assert_int_equal(rmdir(dir), 0);
-        *ret_error = NULL;
-        if (p.error) {
-                size_t n = strlen(dir) + 1;
-
-                assert_true(strncmp(p.error, dir, n - 1) == 0 && p.error[n - 1] == '/');
-                *ret_error = strdup(p.error + n);
-                assert_non_null(*ret_error);
-                free(p.error);
-        }
-        return r;
-}
-
-static int parse_keys(ConfigParser *p, const config_setting_t *g, Settings *s) {
+static int parse_keys(ConfigParser *p, const config_setting_t *g, void *s) {
         return config_keys_parse_group(p, g, keys, ELEMENTSOF(keys), s);
 }
 
 /* As a worker resolves its user and group: both named in the group, neither a key row. */
-static int parse_user_and_group(ConfigParser *p, const config_setting_t *g, Settings *s) {
+static int parse_user_and_group(ConfigParser *p, const config_setting_t *g, void *settings) {
+        Settings *s = settings;
         const config_setting_t *us = config_setting_get_member(g, "user");
         const config_setting_t *gs = config_setting_get_member(g, "group");
 
@@ -93,7 +49,7 @@ static bool has_group(const ConfigUser *u, gid_t gid) {
         return false;
 }
 
-static void assert_error(const char *text, ParseFunc f, const char *want) {
+static void assert_error(const char *text, ConfigTestParseFunc f, const char *want) {
         _cleanup_free_ char *error = NULL;
         Settings s = {};
 
