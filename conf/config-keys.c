@@ -356,3 +356,15 @@ int config_keys_parse_enum(ConfigParser *p, const config_setting_t *s, const Con
         *CONFIG_KEY_FIELD(settings, k, int) = e;
         return 0;
 }
+
+int config_keys_parse_argv(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings) {
+        char ***field = CONFIG_KEY_FIELD(settings, k, char **), **argv = NULL;
+        int r;
+
+        r = config_keys_expect_argv(p, s, (size_t) k->max, k->example, &argv);
+        if (r < 0)
+                return r;
+        strv_free(*field);
+        *field = argv;
+        return 0;
+}

@@ -37,20 +37,6 @@ static int parse_worker_name(ConfigParser *p, const config_setting_t *s, const C
         return w->name ? 0 : -ENOMEM;
 }
 
-static int parse_worker_command(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *obj) {
-        _cleanup_strv_free_ char **argv = NULL;
-        WorkerConfig *w = obj;
-        int r;
-
-        r = config_keys_expect_argv(p, s, CONFIG_ARGV_MAX, "[ \"/usr/bin/server\", \"--port\", \"8080\" ]",
-                                    &argv);
-        if (r < 0)
-                return r;
-
-        w->argv = TAKE_PTR(argv);
-        return 0;
-}
-
 static bool env_name_is_valid(const char *n, size_t l) {
         if (l == 0 || (n[0] >= '0' && n[0] <= '9'))
                 return false;
@@ -369,7 +355,8 @@ static int parse_worker_probes_later(ConfigParser *p, const config_setting_t *s,
 
 const ConfigKey config_worker_keys[] = {
         CONFIG_KEY("name", parse_worker_name),
-        CONFIG_KEY("command", parse_worker_command),
+        CONFIG_KEY_ARGV("command", WorkerConfig, argv, CONFIG_ARGV_MAX,
+                        "[ \"/usr/bin/server\", \"--port\", \"8080\" ]"),
         CONFIG_KEY_UINT("instances", WorkerConfig, instances, 1, CONFIG_INSTANCES_MAX),
         CONFIG_KEY_STRING("user", WorkerConfig, user),
         CONFIG_KEY_STRING("group", WorkerConfig, group),

@@ -40,23 +40,9 @@ static void exec_settings_done(void *settings) {
         config_user_done(&s->user);
 }
 
-static int parse_exec_command(ConfigParser *p, const config_setting_t *s, const ConfigKey *k,
-                              void *settings) {
-        _cleanup_strv_free_ char **argv = NULL;
-        ExecSettings *e = settings;
-        int r;
-
-        r = config_keys_expect_argv(p, s, CONFIG_ARGV_MAX,
-                                    "[ \"/usr/lib/nagios/plugins/check_procs\", \"-c\", \"1:\" ]", &argv);
-        if (r < 0)
-                return r;
-        strv_free(e->argv);
-        e->argv = TAKE_PTR(argv);
-        return 0;
-}
-
 static const ConfigKey exec_keys[] = {
-        CONFIG_KEY("command", parse_exec_command),
+        CONFIG_KEY_ARGV("command", ExecSettings, argv, CONFIG_ARGV_MAX,
+                        "[ \"/usr/lib/nagios/plugins/check_procs\", \"-c\", \"1:\" ]"),
         /* Resolved now, so that the child never calls into NSS (it shares vigild's memory). */
         CONFIG_KEY_AT("user", config_user_parse, ExecSettings, user),
 };
