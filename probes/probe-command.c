@@ -19,6 +19,7 @@
 
 #include "child-setup.h"
 #include "clone.h"
+#include "escape.h"
 #include "probe-command.h"
 #include "strv.h"
 
@@ -382,9 +383,9 @@ int probe_command_start(ProbeCommand *cmd, const ProbeEnv *env, char *const *arg
         return 0;
 }
 
-/* ---- Helpers for the kinds ---- */
+/* ---- For the kinds ---- */
 
-int probe_command_build_env(const ProbeTarget *t, char ***ret) {
+static int build_env(const ProbeTarget *t, char ***ret) {
         _cleanup_strv_free_ char **env = NULL;
         char *e;
         int r;
@@ -418,8 +419,8 @@ int probe_command_build_env(const ProbeTarget *t, char ***ret) {
         return 0;
 }
 
-const ProbeCommandIdentity *probe_command_identity(const ConfigUser *user, const ProbeTarget *t,
-                                                   ProbeCommandIdentity *buf) {
+/* Who runs the command: the probe's own user, else the target's, else vigild's (NULL). */
+static const ProbeCommandIdentity *identity(const ConfigUser *user, const ProbeTarget *t, ProbeCommandIdentity *buf) {
         if (user && user->name)
                 *buf = (ProbeCommandIdentity) {
                         .uid = user->uid,
@@ -439,13 +440,50 @@ const ProbeCommandIdentity *probe_command_identity(const ConfigUser *user, const
         return buf;
 }
 
-int probe_command_failure_result(const char *path, int error, const ProbeCommandFailure *f, ProbeResult *ret) {
-        if (!f->cannot_start)
-                return error;
+int probe_command_sample(ProbeCommand *cmd, const ProbeEnv *env, const ProbeTarget *t, char *const *argv,
+                         const ConfigUser *user, ProbeCommandDone done, void *userdata, ProbeResult *ret) {
+        _cleanup_strv_free_ char **envp = NULL;
+        ProbeCommandIdentity buf;
+        ProbeCommandFailure f;
+        int r;
+
+        r = build_env(t, &envp);
+        if (r < 0)
+                return r;
+        r = probe_command_start(cmd, env, argv, identity(user, t, &buf), envp, done, userdata, &f);
+        if (r >= 0)
+                return 1;
+        if (!f.cannot_start)
+                return r;
         ret->status = PROBE_UNKNOWN;
-        probe_result_message(ret, "cannot start %s: %s%s%s", path, f->step ?: "", f->step ? ": " : "",
-                             strerror(-error));
+        probe_result_message(ret, "cannot start %s: %s%s%s", argv[0], f.step ?: "", f.step ? ": " : "",
+                             strerror(-r));
         return 0;
+}
+
+size_t probe_command_first_line(const ProbeCommandOutcome *o) {
+        const char *nl = o->size > 0 ? memchr(o->output, '\n', o->size) : NULL;
+        size_t n = nl ? (size_t) (nl - o->output) : o->size;
+
+        if (n > 0 && o->output[n - 1] == '\r')
+                n--;
+        return n;
+}
+
+void probe_command_evidence(const ProbeCommandOutcome *o, ProbeResult *r) {
+        char sig[32], first[PROBE_COMMAND_EVIDENCE_OUTPUT_MAX], esc[PROBE_COMMAND_EVIDENCE_OUTPUT_MAX];
+        size_t n = probe_command_first_line(o);
+
+        if (o->code == CLD_EXITED)
+                probe_result_evidence(r, "\"exit_status\":%d", o->status);
+        else if (o->code == CLD_KILLED || o->code == CLD_DUMPED)
+                probe_result_evidence(r, "\"exit_status\":null,\"signal\":\"%s\"",
+                                      probe_command_signal_name(o->status, sig, sizeof sig));
+        else
+                probe_result_evidence(r, "\"exit_status\":null");
+        (void) snprintf(first, sizeof first, "%.*s", (int) MIN(n, sizeof first - 1), n > 0 ? o->output : "");
+        (void) json_escape(esc, sizeof esc, first);
+        probe_result_evidence(r, "\"output\":%s", esc);
 }
 
 const char *probe_command_signal_name(int sig, char *buf, size_t size) {

@@ -13,6 +13,9 @@
 /* At most this much of a command's output is kept (stdout and stderr as they came). */
 #define PROBE_COMMAND_OUTPUT_MAX 4096U
 
+/* The bound of the first line in the evidence, escaped (a control character takes six bytes). */
+#define PROBE_COMMAND_EVIDENCE_OUTPUT_MAX 1024U
+
 /* Output past what is kept is read and dropped up to this much in all; then the pipe is
  * closed, and a command that goes on writing meets EPIPE: a sample does bounded work. */
 #define PROBE_COMMAND_READ_MAX (64U * 1024U)
@@ -84,22 +87,24 @@ void probe_command_cancel(ProbeCommand *cmd);
  * cmd holds nothing afterwards and may be freed. Accepts an idle (zeroed) cmd. */
 void probe_command_done(ProbeCommand *cmd);
 
-/* ---- Helpers for the kinds that run commands ---- */
+/* ---- For the kinds that run commands ---- */
 
-/* The environment of a probe's command on t: PATH (a fixed list), LANG=C.UTF-8 and, for an
- * instance, VIGIL_WORKER, VIGIL_INSTANCE and VIGIL_PID (when there is a main process). A strv
- * the caller frees. -ENOMEM. */
-int probe_command_build_env(const ProbeTarget *t, char ***ret);
+/* Starts argv as one sample of a probe on t, what a kind's check() does: the environment is
+ * PATH (a fixed list), LANG=C.UTF-8 and, for an instance, VIGIL_WORKER, VIGIL_INSTANCE and
+ * VIGIL_PID (when it has a main process); the user is user when it names one, else the
+ * target's (a worker's), else vigild's. Returns what check() returns: 1, and done comes later
+ * as for probe_command_start(); 0 for a command that could not start, with *ret UNKNOWN
+ * "cannot start PATH: [STEP: ]REASON"; -errno when the runner could not run one. */
+int probe_command_sample(ProbeCommand *cmd, const ProbeEnv *env, const ProbeTarget *t, char *const *argv,
+                         const ConfigUser *user, ProbeCommandDone done, void *userdata, ProbeResult *ret);
 
-/* Who runs a probe's command: the probe's own user when configured, else the target's (a
- * worker's), else vigild's (NULL). Points into user, t or *buf. */
-const ProbeCommandIdentity *probe_command_identity(const ConfigUser *user, const ProbeTarget *t,
-                                                   ProbeCommandIdentity *buf);
+/* The length of o's first line, without its line end ("\n" or "\r\n"). */
+size_t probe_command_first_line(const ProbeCommandOutcome *o);
 
-/* For a check() whose probe_command_start() of path failed with error: a command that could
- * not start is a result, UNKNOWN "cannot start PATH: [STEP: ]REASON", in *ret, and 0 is
- * returned; else error, for check() to return. */
-int probe_command_failure_result(const char *path, int error, const ProbeCommandFailure *f, ProbeResult *ret);
+/* Adds to r's evidence how o ended ("exit_status":N; or null, with "signal":"SIGKILL" for a
+ * death by a signal) and its first line ("output", at most PROBE_COMMAND_EVIDENCE_OUTPUT_MAX
+ * bytes escaped). */
+void probe_command_evidence(const ProbeCommandOutcome *o, ProbeResult *r);
 
 /* "SIGKILL", or the number where the signal has no name. */
 const char *probe_command_signal_name(int sig, char *buf, size_t size);

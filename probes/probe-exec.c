@@ -17,7 +17,6 @@
 #include "strv.h"
 
 /* Bounds of the parts of the evidence, escaped (a control character takes six bytes). */
-#define EXEC_EVIDENCE_OUTPUT_MAX 1024U
 #define EXEC_EVIDENCE_PERFDATA_MAX 512U
 #define EXEC_UOM_MAX 16U
 
@@ -265,19 +264,16 @@ static void append_escaped(char *buf, size_t size, size_t *len, const char *s, s
 }
 
 void probe_exec_judge(const ExecOutcome *o, ProbeResult *r) {
-        const char *out = o->output ?: "", *nl, *bar;
+        const char *out = o->output ?: "", *bar;
         size_t line, text, len = 0;
-        char sig[32], first[EXEC_EVIDENCE_OUTPUT_MAX], esc[EXEC_EVIDENCE_OUTPUT_MAX];
+        char sig[32];
         bool has_perf;
         Perfdata perf;
 
         assert(o->size <= PROBE_EXEC_OUTPUT_MAX);
 
         probe_result_init(r);
-        nl = memchr(out, '\n', o->size);
-        line = nl ? (size_t) (nl - out) : o->size;
-        if (line > 0 && out[line - 1] == '\r')
-                line--;
+        line = probe_command_first_line(o);
         bar = memchr(out, '|', line);
         text = bar ? (size_t) (bar - out) : line;
         while (text > 0 && is_blank(out[text - 1]))
@@ -313,18 +309,9 @@ void probe_exec_judge(const ExecOutcome *o, ProbeResult *r) {
                 r->threshold = perf.threshold;
         }
 
-        if (o->code == CLD_EXITED)
-                probe_result_evidence(r, "\"exit_status\":%d", o->status);
-        else if (o->code == CLD_KILLED || o->code == CLD_DUMPED)
-                probe_result_evidence(r, "\"exit_status\":null,\"signal\":\"%s\"",
-                                      probe_command_signal_name(o->status, sig, sizeof sig));
-        else
-                probe_result_evidence(r, "\"exit_status\":null");
-        (void) snprintf(first, sizeof first, "%.*s", (int) MIN(line, sizeof first - 1), out);
-        (void) json_escape(esc, sizeof esc, first);
-        probe_result_evidence(r, "\"output\":%s", esc);
+        probe_command_evidence(o, r);
         if (has_perf) {
-                char raw[EXEC_EVIDENCE_PERFDATA_MAX], uom[EXEC_UOM_MAX * 6 + 3];
+                char first[EXEC_EVIDENCE_PERFDATA_MAX], raw[EXEC_EVIDENCE_PERFDATA_MAX], uom[EXEC_UOM_MAX * 6 + 3];
 
                 (void) snprintf(first, sizeof first, "%.*s", (int) MIN(perf.raw_size, sizeof first - 1),
                                 perf.raw);
@@ -363,19 +350,8 @@ static void exec_reset(ProbeCheck *c, bool done) {
 static int exec_check(ProbeCheck *c, const ProbeTarget *t, ProbeResult *ret) {
         const ExecSettings *set = c->settings;
         ExecState *s = c->state;
-        _cleanup_strv_free_ char **env = NULL;
-        ProbeCommandIdentity buf;
-        ProbeCommandFailure f;
-        int r;
 
-        r = probe_command_build_env(t, &env);
-        if (r < 0)
-                return r;
-        r = probe_command_start(&s->command, c->env, set->argv, probe_command_identity(&set->user, t, &buf),
-                                env, exec_done, c, &f);
-        if (r < 0)
-                return probe_command_failure_result(set->argv[0], r, &f, ret);
-        return 1;
+        return probe_command_sample(&s->command, c->env, t, set->argv, &set->user, exec_done, c, ret);
 }
 
 const ProbeOps probe_exec_ops = {

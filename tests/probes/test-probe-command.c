@@ -4,8 +4,8 @@
  * bound and the pipe closed after a bounded read; a cancel kills the command's whole session
  * and calls nothing back; a command that cannot start says which step failed, and the next
  * start is refused with -EBUSY until the failed child is reaped; done may free the command;
- * the fork-style clone where clone3 is missing does the same; and the helpers (environment,
- * identity, the "cannot start" result). */
+ * the fork-style clone where clone3 is missing does the same; and a kind's sample: the
+ * probe's environment, its user else the target's, a command that cannot start as a result. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -23,7 +23,6 @@
 
 #include "clone.h"
 #include "probe-command.h"
-#include "strv.h"
 #include "test-util.h"
 
 /* What the runner asked of its ProbeEnv, and what it delivered. */
@@ -261,15 +260,10 @@ static void test_a_command_that_cannot_start_says_why(void **state) {
         char *not_executable[] = { (char *) "/dev/null", NULL };
         ProbeCommandFailure f;
         ProbeCommand cmd = {};
-        ProbeResult r;
 
         assert_int_equal(start(&cmd, missing, &f), -ENOENT);
         assert_true(f.cannot_start);
         assert_null(f.step);
-        probe_result_init(&r);
-        assert_int_equal(probe_command_failure_result(missing[0], -ENOENT, &f, &r), 0);
-        assert_int_equal(r.status, PROBE_UNKNOWN);
-        assert_string_equal(r.message, "cannot start /nonexistent/vigil-command: No such file or directory");
         /* The child that failed is reaped from the loop; until then the next start waits. */
         if (rec.n_unwatch == 0) {
                 assert_int_equal(start(&cmd, missing, &f), -EBUSY);
@@ -285,9 +279,7 @@ static void test_a_command_that_cannot_start_says_why(void **state) {
         assert_int_equal(rec.done, 0);
         assert_no_child_left();
 
-        /* The runner's own failures are not results. */
-        f = (ProbeCommandFailure) {};
-        assert_int_equal(probe_command_failure_result(missing[0], -ENOMEM, &f, &r), -ENOMEM);
+        /* The runner's own failures are not the command's. */
         assert_int_equal(probe_command_start(&cmd, &(ProbeEnv) {}, missing, NULL, plain_env, on_done, &rec, &f),
                          -EOPNOTSUPP);
         assert_false(f.cannot_start);
@@ -345,39 +337,78 @@ static void test_the_fork_path_does_the_same(void **state) {
         assert_no_child_left();
 }
 
-static void test_helpers(void **state) {
-        gid_t groups[] = { 4, 5 };
-        ConfigUser user = { .name = (char *) "u", .uid = 7, .gid = 8, .groups = groups, .n_groups = 2 };
+/* Runs argv as a sample on t with user, to its outcome. */
+static void sample(const ProbeTarget *t, char *const *argv, const ConfigUser *user) {
+        ProbeCommand cmd = {};
+        unsigned want = rec.done + 1;
+        ProbeResult r;
+
+        assert_int_equal(probe_command_sample(&cmd, &env, t, argv, user, on_done, &rec, &r), 1);
+        loop_until(&rec.done, want);
+        assert_int_equal(rec.code, CLD_EXITED);
+        assert_int_equal(rec.status, 0);
+        probe_command_done(&cmd);
+}
+
+static void test_a_sample_has_the_probe_environment(void **state) {
+        char *argv[] = { (char *) "/usr/bin/env", NULL };
         ProbeTarget host = { .instance = -1, .name = "host" };
-        ProbeTarget inst = { .worker = "api", .instance = 2, .name = "api:2", .pid = 4242, .has_user = true,
-                             .uid = 1, .gid = 1, .groups = groups, .n_groups = 1 };
-        const ProbeCommandIdentity *id;
-        ProbeCommandIdentity buf;
-        char **e = NULL;
+        ProbeTarget inst = { .worker = "api", .instance = 2, .name = "api:2", .pid = 4242 };
 
-        assert_int_equal(probe_command_build_env(&inst, &e), 0);
-        assert_string_equal(e[0], "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        assert_string_equal(e[1], "LANG=C.UTF-8");
-        assert_string_equal(e[2], "VIGIL_WORKER=api");
-        assert_string_equal(e[3], "VIGIL_INSTANCE=2");
-        assert_string_equal(e[4], "VIGIL_PID=4242");
-        assert_null(e[5]);
-        e = strv_free(e);
-        assert_int_equal(probe_command_build_env(&host, &e), 0);
-        assert_null(e[2]);
-        e = strv_free(e);
+        sample(&inst, argv, NULL);
+        assert_string_equal(rec.output, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+                                        "LANG=C.UTF-8\nVIGIL_WORKER=api\nVIGIL_INSTANCE=2\nVIGIL_PID=4242\n");
+        inst.pid = 0;
+        sample(&inst, argv, NULL);
+        assert_string_equal(rec.output, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+                                        "LANG=C.UTF-8\nVIGIL_WORKER=api\nVIGIL_INSTANCE=2\n");
+        sample(&host, argv, NULL);
+        assert_string_equal(rec.output, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+                                        "LANG=C.UTF-8\n");
+        assert_no_child_left();
+}
 
-        /* The probe's user, else the target's, else vigild's. */
-        id = probe_command_identity(&user, &inst, &buf);
-        assert_non_null(id);
-        assert_int_equal(id->uid, 7);
-        assert_int_equal(id->n_groups, 2);
-        id = probe_command_identity(&(ConfigUser) {}, &inst, &buf);
-        assert_non_null(id);
-        assert_int_equal(id->uid, 1);
-        assert_int_equal(id->n_groups, 1);
-        assert_null(probe_command_identity(&(ConfigUser) {}, &host, &buf));
-        assert_null(probe_command_identity(NULL, &host, &buf));
+static void test_a_sample_runs_as_the_probe_user_else_the_targets(void **state) {
+        char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) "echo $(id -u) $(id -g) $(id -G)", NULL };
+        gid_t user_groups[] = { 8, 9 }, target_groups[] = { 1, 4 };
+        ConfigUser user = { .name = (char *) "u", .uid = 7, .gid = 8, .groups = user_groups, .n_groups = 2 };
+        ProbeTarget host = { .instance = -1, .name = "host" };
+        ProbeTarget inst = { .worker = "w", .instance = 0, .name = "w:0", .has_user = true, .uid = 1, .gid = 1,
+                             .groups = target_groups, .n_groups = 2 };
+        char want[64];
+
+        if (geteuid() != 0)
+                skip();
+        sample(&inst, argv, &user);
+        assert_string_equal(rec.output, "7 8 8 9\n");
+        sample(&inst, argv, &(ConfigUser) {});
+        assert_string_equal(rec.output, "1 1 1 4\n");
+        sample(&host, argv, &(ConfigUser) {});
+        (void) snprintf(want, sizeof want, "%u %u ", (unsigned) geteuid(), (unsigned) getegid());
+        assert_true(strncmp(rec.output, want, strlen(want)) == 0);
+        assert_no_child_left();
+}
+
+static void test_a_sample_that_cannot_start_is_a_result(void **state) {
+        char *missing[] = { (char *) "/nonexistent/vigil-command", NULL };
+        ProbeTarget host = { .instance = -1, .name = "host" };
+        ProbeCommand cmd = {};
+        ProbeResult r;
+
+        probe_result_init(&r);
+        assert_int_equal(probe_command_sample(&cmd, &env, &host, missing, NULL, on_done, &rec, &r), 0);
+        assert_int_equal(r.status, PROBE_UNKNOWN);
+        assert_string_equal(r.message, "cannot start /nonexistent/vigil-command: No such file or directory");
+        loop_until(&rec.n_unwatch, 1);
+
+        /* The runner's own failures are the caller's to report. */
+        probe_result_init(&r);
+        assert_int_equal(probe_command_sample(&cmd, &(ProbeEnv) {}, &host, missing, NULL, on_done, &rec, &r),
+                         -EOPNOTSUPP);
+        assert_int_equal(r.status, PROBE_OK);
+        probe_command_done(&cmd);
+        assert_int_equal(rec.done, 0);
+        assert_no_child_left();
 }
 
 int main(void) {
@@ -392,7 +423,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_a_step_that_fails_is_named, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_done_may_free_the_command, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_the_fork_path_does_the_same, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_helpers, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_a_sample_has_the_probe_environment, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_a_sample_runs_as_the_probe_user_else_the_targets, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_a_sample_that_cannot_start_is_a_result, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
