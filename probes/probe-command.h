@@ -29,7 +29,7 @@ typedef struct ProbeCommandOutcome {
         bool truncated;      /* the command printed more than was kept */
 } ProbeCommandOutcome;
 
-/* The user a command runs as; NULL where one is asked for: vigild's own. */
+/* The user a command runs as (a NULL identity: vigild's own). */
 typedef struct ProbeCommandIdentity {
         uid_t uid;
         gid_t gid;
