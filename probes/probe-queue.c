@@ -49,8 +49,9 @@ typedef struct QueueState {
         DIR *dir;
         sd_event_source *source;
         uint64_t count;
-        /* The command under way, or on its way out. */
-        ProbeCommand command;
+        /* The command under way, or on its way out; allocated at the first command sample, so
+         * that the other sources do not carry its output buffer. */
+        ProbeCommand *command;
 } QueueState;
 
 static void queue_settings_init(void *settings) {
@@ -315,7 +316,12 @@ static int check_command(ProbeCheck *c, const ProbeTarget *t, ProbeResult *ret) 
         const QueueSettings *s = c->settings;
         QueueState *st = c->state;
 
-        return probe_command_sample(&st->command, c->env, t, s->command, &s->user, on_command_done, c, ret);
+        if (!st->command) {
+                st->command = calloc(1, sizeof(ProbeCommand));
+                if (!st->command)
+                        return -ENOMEM;
+        }
+        return probe_command_sample(st->command, c->env, t, s->command, &s->user, on_command_done, c, ret);
 }
 
 /* ---- The spool source ---- */
@@ -471,7 +477,7 @@ static void queue_cancel(ProbeCheck *c) {
         QueueState *st = c->state;
 
         count_stop(st);
-        probe_command_cancel(&st->command);
+        probe_command_cancel(st->command);
 }
 
 static void queue_reset(ProbeCheck *c, bool done) {
@@ -480,7 +486,8 @@ static void queue_reset(ProbeCheck *c, bool done) {
 
         if (done) {
                 count_stop(st);
-                probe_command_done(&st->command);
+                probe_command_done(st->command);
+                st->command = mfree(st->command);
                 st->trend = trend_window_free(st->trend);
                 return;
         }
