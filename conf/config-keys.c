@@ -172,6 +172,25 @@ int config_keys_expect_string_list(ConfigParser *p, const config_setting_t *s, s
         return 0;
 }
 
+int config_keys_expect_argv(ConfigParser *p, const config_setting_t *s, size_t max, const char *example,
+                           char ***ret_argv) {
+        _cleanup_strv_free_ char **argv = NULL;
+        int r;
+
+        r = config_keys_expect_string_list(p, s, max, example, &argv);
+        if (r < 0)
+                return r;
+        if (!argv[0])
+                return config_keys_fail(p, s, "must not be empty");
+        /* No shell and no PATH search: what runs is exactly what the file names. */
+        if (!config_keys_path_is_absolute(argv[0]))
+                return config_keys_fail(p, config_setting_get_elem(s, 0), "\"%s\" is not an absolute path",
+                                        argv[0]);
+
+        *ret_argv = TAKE_PTR(argv);
+        return 0;
+}
+
 int config_keys_parse_members(ConfigParser *p, const config_setting_t *g, const ConfigKey *keys,
                               size_t n_keys, void *settings) {
         int r;
@@ -335,5 +354,17 @@ int config_keys_parse_enum(ConfigParser *p, const config_setting_t *s, const Con
         }
 
         *CONFIG_KEY_FIELD(settings, k, int) = e;
+        return 0;
+}
+
+int config_keys_parse_argv(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings) {
+        char ***field = CONFIG_KEY_FIELD(settings, k, char **), **argv = NULL;
+        int r;
+
+        r = config_keys_expect_argv(p, s, (size_t) k->max, k->example, &argv);
+        if (r < 0)
+                return r;
+        strv_free(*field);
+        *field = argv;
         return 0;
 }

@@ -43,6 +43,9 @@ struct ConfigKey {
         int (*enum_from_string)(const char *s);
         const char *(*enum_to_string)(int v);
         const char *enum_what;
+
+        /* CONFIG_KEY_ARGV: a command line shown in the type error ("[ \"/usr/bin/x\" ]"). */
+        const char *example;
 };
 
 /* The offset of field in type, refused at compile time unless the field has type ftype, so a
@@ -78,6 +81,12 @@ struct ConfigKey {
 #define CONFIG_KEY_PATH(n, type, field)                                                         \
         { .name = (n), .parse = config_keys_parse_absolute_path,                               \
           .offset = CONFIG_KEY_OFFSET(type, field, char *) }
+
+/* A char ** field: a command line (config_keys_expect_argv()) of at most max entries, copied;
+ * example is shown when the value is not an array. */
+#define CONFIG_KEY_ARGV(n, type, field, max_entries, ex)                                        \
+        { .name = (n), .parse = config_keys_parse_argv, .offset = CONFIG_KEY_OFFSET(type, field, char **), \
+          .max = (max_entries), .example = (ex) }
 
 /* A field of an enum with prefix##_from_string() and prefix##_to_string() (rule 8) and n_values
  * (its _MAX) values: one of their names. what names a value in the message
@@ -116,6 +125,11 @@ int config_keys_expect_absolute_path(ConfigParser *p, const config_setting_t *s,
 int config_keys_expect_string_list(ConfigParser *p, const config_setting_t *s, size_t max,
                                    const char *example, char ***ret_strv);
 
+/* A command line: a string list of at most max entries, not empty, whose first entry is an
+ * absolute path (no shell and no PATH search), as a fresh strv the caller frees. */
+int config_keys_expect_argv(ConfigParser *p, const config_setting_t *s, size_t max, const char *example,
+                           char ***ret_argv);
+
 /* Parses every member of group g with the row of keys named like it; a member no row names is
  * an "unknown key". Fields of settings no member names keep their values (the defaults). Stops
  * at the first problem, leaving what was parsed so far in settings for its owner to free. */
@@ -136,3 +150,4 @@ int config_keys_parse_string(ConfigParser *p, const config_setting_t *s, const C
 int config_keys_parse_absolute_path(ConfigParser *p, const config_setting_t *s, const ConfigKey *k,
                                     void *settings);
 int config_keys_parse_enum(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings);
+int config_keys_parse_argv(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings);

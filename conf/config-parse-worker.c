@@ -2,15 +2,14 @@
  * the parsers of its own values (command, environment, umask, rlimits, restart, stop signal,
  * output, cgroups) and subsections (backoff, breaker), and the checks across keys (backoff max
  * not below initial, group only with user, unique names). User and group are resolved here, at
- * parse time, so that the child of fork() never calls into NSS.
+ * parse time (config-user.c), so that the child of fork() never calls into NSS.
  * Non-logging; never prints, never exits; reads the user and group databases, nothing else. */
 
-#include <grp.h>
 #include <inttypes.h>
-#include <pwd.h>
 
 #include "config-parse-probe.h"
 #include "config-parse-worker.h"
+#include "config-user.h"
 #include "parse-util.h"
 #include "strv.h"
 
@@ -36,26 +35,6 @@ static int parse_worker_name(ConfigParser *p, const config_setting_t *s, const C
 
         w->name = strdup(v);
         return w->name ? 0 : -ENOMEM;
-}
-
-static int parse_worker_command(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *obj) {
-        _cleanup_strv_free_ char **argv = NULL;
-        WorkerConfig *w = obj;
-        int r;
-
-        r = config_keys_expect_string_list(p, s, CONFIG_ARGV_MAX,
-                                           "[ \"/usr/bin/server\", \"--port\", \"8080\" ]", &argv);
-        if (r < 0)
-                return r;
-        if (!argv[0])
-                return config_keys_fail(p, s, "must not be empty");
-        /* No shell and no PATH search: what runs is exactly what the file names. */
-        if (!config_keys_path_is_absolute(argv[0]))
-                return config_keys_fail(p, config_setting_get_elem(s, 0), "\"%s\" is not an absolute path",
-                                        argv[0]);
-
-        w->argv = TAKE_PTR(argv);
-        return 0;
 }
 
 static bool env_name_is_valid(const char *n, size_t l) {
@@ -376,7 +355,8 @@ static int parse_worker_probes_later(ConfigParser *p, const config_setting_t *s,
 
 const ConfigKey config_worker_keys[] = {
         CONFIG_KEY("name", parse_worker_name),
-        CONFIG_KEY("command", parse_worker_command),
+        CONFIG_KEY_ARGV("command", WorkerConfig, argv, CONFIG_ARGV_MAX,
+                        "[ \"/usr/bin/server\", \"--port\", \"8080\" ]"),
         CONFIG_KEY_UINT("instances", WorkerConfig, instances, 1, CONFIG_INSTANCES_MAX),
         CONFIG_KEY_STRING("user", WorkerConfig, user),
         CONFIG_KEY_STRING("group", WorkerConfig, group),
@@ -403,70 +383,26 @@ const ConfigKey config_worker_keys[] = {
 };
 const size_t config_n_worker_keys = ELEMENTSOF(config_worker_keys);
 
-/* getpwnam(3) and getgrnam(3) report "no such entry" with any of these, depending on the NSS module. */
-static bool errno_means_not_found(int e) {
-        return e == ENOENT || e == ESRCH || e == EBADF || e == EPERM;
-}
-
 /* Resolves user and group now, so that the child of fork() never calls into NSS. */
 static int worker_resolve_identity(ConfigParser *p, const config_setting_t *g, WorkerConfig *w) {
-        const config_setting_t *us = config_setting_get_member(g, "user");
         const config_setting_t *gs = config_setting_get_member(g, "group");
-        _cleanup_free_ gid_t *gids = NULL;
-        struct passwd *pw;
-        int n = 16;
+        _cleanup_(config_user_done) ConfigUser u = {};
+        int r;
 
         if (w->group && !w->user)
                 return config_keys_fail(p, gs, "group requires user");
         if (!w->user)
                 return 0;
 
-        errno = 0;
-        pw = getpwnam(w->user);
-        if (!pw) {
-                if (errno != 0 && !errno_means_not_found(errno))
-                        return config_keys_fail(p, us, "cannot look up user \"%s\": %m", w->user);
-                return config_keys_fail(p, us, "unknown user \"%s\"", w->user);
-        }
-        w->uid = pw->pw_uid;
-        w->gid = pw->pw_gid;
-        w->home = strdup(pw->pw_dir ?: "/");
-        w->shell = strdup(pw->pw_shell ?: "/bin/sh");
-        if (!w->home || !w->shell)
-                return -ENOMEM;
-
-        if (w->group) {
-                struct group *gr;
-
-                errno = 0;
-                gr = getgrnam(w->group);
-                if (!gr) {
-                        if (errno != 0 && !errno_means_not_found(errno))
-                                return config_keys_fail(p, gs, "cannot look up group \"%s\": %m", w->group);
-                        return config_keys_fail(p, gs, "unknown group \"%s\"", w->group);
-                }
-                w->gid = gr->gr_gid;
-        }
-
-        /* The list may grow between the two calls; retry a few times with the size it reports. */
-        for (unsigned attempt = 0;; attempt++) {
-                gid_t *a = reallocarray(gids, (size_t) n, sizeof(gid_t));
-                int m = n;
-
-                if (!a)
-                        return -ENOMEM;
-                gids = a;
-                if (getgrouplist(w->user, w->gid, gids, &m) >= 0) {
-                        n = m;
-                        break;
-                }
-                if (attempt >= 3 || m <= n)
-                        return config_keys_fail(p, us, "cannot list the groups of user \"%s\"", w->user);
-                n = m;
-        }
-
-        w->supplementary_gids = TAKE_PTR(gids);
-        w->n_supplementary_gids = (size_t) n;
+        r = config_user_resolve(p, config_setting_get_member(g, "user"), w->user, gs, w->group, &u);
+        if (r < 0)
+                return r;
+        w->uid = u.uid;
+        w->gid = u.gid;
+        w->home = TAKE_PTR(u.home);
+        w->shell = TAKE_PTR(u.shell);
+        w->supplementary_gids = TAKE_PTR(u.groups);
+        w->n_supplementary_gids = u.n_groups;
         w->has_user = true;
         return 0;
 }

@@ -1,74 +1,33 @@
 /* The exec probe: runs a command and judges it by the monitoring-plugins convention (exit 0 OK,
  * 1 WARNING, 2 CRITICAL, 3 UNKNOWN; the first output line is the message, the first item of
- * performance data after '|' the value), so that Nagios-style plugins run unchanged. The
- * command starts asynchronously (clone_vfork(), its own session, a small fixed environment,
- * optionally as another user) and is followed with event sources on its pidfd and its output
- * pipe; the probe owns the child's reaping (registered with the ProbeEnv before the loop runs
- * again) and leaves neither a process nor a zombie behind after a result or a cancel. The
- * child side makes system calls only. Non-logging; never blocks the loop, but for the moment a
- * vfork-style spawn waits for the command's execve(). */
+ * performance data after '|' the value), so that Nagios-style plugins run unchanged. This file
+ * holds the kind's keys, the judgement (probe_exec_judge(), pure) and the glue to the probe
+ * interface; the command itself is run by probe-command.c, which owns the process, its
+ * reaping and its output. Non-logging; never blocks the loop. */
 
-#include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/pidfd.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include "clone.h"
+#include "config-user.h"
 #include "config.h"
 #include "escape.h"
+#include "probe-command.h"
 #include "probe-exec.h"
 #include "strv.h"
 
-/* 32-bit architectures keep the 16-bit-id system calls under the plain names. */
-#ifdef SYS_setresuid32
-#  define SYS_SETGROUPS SYS_setgroups32
-#  define SYS_SETRESGID SYS_setresgid32
-#  define SYS_SETRESUID SYS_setresuid32
-#else
-#  define SYS_SETGROUPS SYS_setgroups
-#  define SYS_SETRESGID SYS_setresgid
-#  define SYS_SETRESUID SYS_setresuid
-#endif
-
-#define EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define EXEC_LANG "C.UTF-8"
-
-/* Output past what is kept is read and dropped up to this much in all; then the pipe is
- * closed, and a command that goes on writing meets EPIPE: a sample does bounded work. */
-#define EXEC_READ_MAX (64U * 1024U)
-
 /* Bounds of the parts of the evidence, escaped (a control character takes six bytes). */
-#define EXEC_EVIDENCE_OUTPUT_MAX 1024U
 #define EXEC_EVIDENCE_PERFDATA_MAX 512U
 #define EXEC_UOM_MAX 16U
 
 typedef struct ExecSettings {
         char **argv;
-        char *user;           /* NULL: the target's user (a worker's), else vigild's */
-        uid_t uid;
-        gid_t gid;
-        gid_t *groups;
-        size_t n_groups;
+        ConfigUser user;      /* no name: the target's user (a worker's), else vigild's */
 } ExecSettings;
 
-/* A command under way or on its way out. Zeroed means idle. The descriptors belong to the
- * event sources (sd_event_source_set_io_fd_own()), so that there is one owner to free. */
+/* The sample under way, if any. */
 typedef struct ExecState {
-        pid_t pid;                      /* the command until it is reaped; 0: none */
-        sd_event_source *child_source;  /* on its pidfd, while pid != 0 */
-        sd_event_source *output_source; /* on the read end of its output pipe, until EOF */
-        bool running;                   /* a result is owed: check() returned 1, no cancel yet */
-        int code, status;               /* how it ended, once reaped (ExecOutcome) */
-        size_t n_output, n_read;
-        char output[PROBE_EXEC_OUTPUT_MAX];
+        ProbeCommand command;
 } ExecState;
 
 /* ---- Configuration ---- */
@@ -77,89 +36,14 @@ static void exec_settings_done(void *settings) {
         ExecSettings *s = settings;
 
         s->argv = strv_free(s->argv);
-        s->user = mfree(s->user);
-        s->groups = mfree(s->groups);
-}
-
-static int parse_exec_command(ConfigParser *p, const config_setting_t *s, const ConfigKey *k,
-                              void *settings) {
-        _cleanup_strv_free_ char **argv = NULL;
-        ExecSettings *e = settings;
-        int r;
-
-        r = config_keys_expect_string_list(p, s, CONFIG_ARGV_MAX,
-                                           "[ \"/usr/lib/nagios/plugins/check_procs\", \"-c\", \"1:\" ]",
-                                           &argv);
-        if (r < 0)
-                return r;
-        if (!argv[0])
-                return config_keys_fail(p, s, "must not be empty");
-        /* No shell and no PATH search: what runs is exactly what the file names. */
-        if (!config_keys_path_is_absolute(argv[0]))
-                return config_keys_fail(p, config_setting_get_elem(s, 0), "\"%s\" is not an absolute path",
-                                        argv[0]);
-        strv_free(e->argv);
-        e->argv = TAKE_PTR(argv);
-        return 0;
-}
-
-/* getpwnam(3) reports "no such entry" with any of these, depending on the NSS module. */
-static bool errno_means_not_found(int e) {
-        return e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM;
-}
-
-/* Resolved now, so that the child never calls into NSS (it shares vigild's memory). */
-static int parse_exec_user(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings) {
-        _cleanup_free_ gid_t *groups = NULL;
-        _cleanup_free_ char *name = NULL;
-        ExecSettings *e = settings;
-        const char *v = NULL;
-        struct passwd *pw;
-        int n = 16, r;
-
-        r = config_keys_expect_string(p, s, "a user name", &v);
-        if (r < 0)
-                return r;
-        errno = 0;
-        pw = getpwnam(v);
-        if (!pw) {
-                if (!errno_means_not_found(errno))
-                        return config_keys_fail(p, s, "cannot look up user \"%s\": %m", v);
-                return config_keys_fail(p, s, "unknown user \"%s\"", v);
-        }
-        name = strdup(v);
-        if (!name)
-                return -ENOMEM;
-        e->uid = pw->pw_uid;
-        e->gid = pw->pw_gid;
-
-        /* The list may grow between two calls; retry a few times with the size it reports. */
-        for (unsigned attempt = 0;; attempt++) {
-                gid_t *a = reallocarray(groups, (size_t) n, sizeof(gid_t));
-                int m = n;
-
-                if (!a)
-                        return -ENOMEM;
-                groups = a;
-                if (getgrouplist(name, e->gid, groups, &m) >= 0) {
-                        n = m;
-                        break;
-                }
-                if (attempt >= 3 || m <= n)
-                        return config_keys_fail(p, s, "cannot list the groups of user \"%s\"", name);
-                n = m;
-        }
-        free(e->user);
-        free(e->groups);
-        e->user = TAKE_PTR(name);
-        e->groups = TAKE_PTR(groups);
-        e->n_groups = (size_t) n;
-        return 0;
+        config_user_done(&s->user);
 }
 
 static const ConfigKey exec_keys[] = {
-        CONFIG_KEY("command", parse_exec_command),
-        CONFIG_KEY("user", parse_exec_user),
+        CONFIG_KEY_ARGV("command", ExecSettings, argv, CONFIG_ARGV_MAX,
+                        "[ \"/usr/lib/nagios/plugins/check_procs\", \"-c\", \"1:\" ]"),
+        /* Resolved now, so that the child never calls into NSS (it shares vigild's memory). */
+        CONFIG_KEY_AT("user", config_user_parse, ExecSettings, user),
 };
 
 static int exec_check_config(ConfigParser *p, const config_setting_t *g, const ProbeConfig *pc,
@@ -379,30 +263,17 @@ static void append_escaped(char *buf, size_t size, size_t *len, const char *s, s
         *len = l;
 }
 
-static const char *signal_name(int sig, char *buf, size_t size) {
-        const char *n = sigabbrev_np(sig);
-
-        if (n)
-                (void) snprintf(buf, size, "SIG%s", n);
-        else
-                (void) snprintf(buf, size, "%d", sig);
-        return buf;
-}
-
 void probe_exec_judge(const ExecOutcome *o, ProbeResult *r) {
-        const char *out = o->output ?: "", *nl, *bar;
+        const char *out = o->output ?: "", *bar;
         size_t line, text, len = 0;
-        char sig[32], first[EXEC_EVIDENCE_OUTPUT_MAX], esc[EXEC_EVIDENCE_OUTPUT_MAX];
+        char sig[32];
         bool has_perf;
         Perfdata perf;
 
         assert(o->size <= PROBE_EXEC_OUTPUT_MAX);
 
         probe_result_init(r);
-        nl = memchr(out, '\n', o->size);
-        line = nl ? (size_t) (nl - out) : o->size;
-        if (line > 0 && out[line - 1] == '\r')
-                line--;
+        line = probe_command_first_line(o);
         bar = memchr(out, '|', line);
         text = bar ? (size_t) (bar - out) : line;
         while (text > 0 && is_blank(out[text - 1]))
@@ -421,7 +292,7 @@ void probe_exec_judge(const ExecOutcome *o, ProbeResult *r) {
                                         o->status);
                 else if (o->code == CLD_KILLED || o->code == CLD_DUMPED)
                         (void) snprintf(r->message, sizeof r->message, "killed by signal %s%s",
-                                        signal_name(o->status, sig, sizeof sig),
+                                        probe_command_signal_name(o->status, sig, sizeof sig),
                                         o->code == CLD_DUMPED ? " (core dumped)" : "");
                 else
                         (void) snprintf(r->message, sizeof r->message, "cannot tell how the command ended");
@@ -438,18 +309,9 @@ void probe_exec_judge(const ExecOutcome *o, ProbeResult *r) {
                 r->threshold = perf.threshold;
         }
 
-        if (o->code == CLD_EXITED)
-                probe_result_evidence(r, "\"exit_status\":%d", o->status);
-        else if (o->code == CLD_KILLED || o->code == CLD_DUMPED)
-                probe_result_evidence(r, "\"exit_status\":null,\"signal\":\"%s\"",
-                                      signal_name(o->status, sig, sizeof sig));
-        else
-                probe_result_evidence(r, "\"exit_status\":null");
-        (void) snprintf(first, sizeof first, "%.*s", (int) MIN(line, sizeof first - 1), out);
-        (void) json_escape(esc, sizeof esc, first);
-        probe_result_evidence(r, "\"output\":%s", esc);
+        probe_command_evidence(o, r);
         if (has_perf) {
-                char raw[EXEC_EVIDENCE_PERFDATA_MAX], uom[EXEC_UOM_MAX * 6 + 3];
+                char first[EXEC_EVIDENCE_PERFDATA_MAX], raw[EXEC_EVIDENCE_PERFDATA_MAX], uom[EXEC_UOM_MAX * 6 + 3];
 
                 (void) snprintf(first, sizeof first, "%.*s", (int) MIN(perf.raw_size, sizeof first - 1),
                                 perf.raw);
@@ -461,468 +323,35 @@ void probe_exec_judge(const ExecOutcome *o, ProbeResult *r) {
                 probe_result_evidence(r, "\"output_truncated\":true");
 }
 
-/* ---- The child: system calls only ---- */
+/* ---- Running it ---- */
 
-typedef enum ExecStage {
-        EXEC_STAGE_SESSION,
-        EXEC_STAGE_SIGNALS,
-        EXEC_STAGE_STDIO,
-        EXEC_STAGE_GROUPS,
-        EXEC_STAGE_USER,
-        EXEC_STAGE_CWD,
-        EXEC_STAGE_EXEC,
-        _EXEC_STAGE_MAX,
-        _EXEC_STAGE_INVALID = -EINVAL,
-} ExecStage;
-
-static const char *const exec_stage_table[_EXEC_STAGE_MAX] = {
-        [EXEC_STAGE_SESSION] = "setsid",
-        [EXEC_STAGE_SIGNALS] = "resetting signals",
-        [EXEC_STAGE_STDIO] = "setting up stdio",
-        [EXEC_STAGE_GROUPS] = "setgroups",
-        [EXEC_STAGE_USER] = "changing user",
-        [EXEC_STAGE_CWD] = "chdir",
-        [EXEC_STAGE_EXEC] = "execve",
-};
-
-static const char *exec_stage_to_string(ExecStage s) {
-        if (s < 0 || (size_t) s >= ELEMENTSOF(exec_stage_table))
-                return NULL;
-        return exec_stage_table[s];
-}
-
-/* The record a failing child writes; smaller than PIPE_BUF, so the write is atomic. */
-typedef struct ExecError {
-        int32_t stage;
-        int32_t error;
-} ExecError;
-
-typedef struct ExecChild {
-        char *const *argv;
-        char *const *envp;
-        int stdin_fd, output_fd, errfd;
-        bool has_user;
-        uid_t uid;
-        gid_t gid;
-        const gid_t *groups;
-        size_t n_groups;
-} ExecChild;
-
-static _noreturn_ void exec_child_fail(int errfd, ExecStage stage, int error) {
-        ExecError e = { .stage = stage, .error = error };
-        ssize_t n;
-
-        do
-                n = write(errfd, &e, sizeof e);
-        while (n < 0 && errno == EINTR);
-        _exit(127);
-}
-
-/* The kernel's struct sigaction for rt_sigaction(2). */
-struct exec_kernel_sigaction {
-        void (*handler)(int);
-        unsigned long flags;
-        void (*restorer)(void);
-        uint64_t mask;
-};
-
-static int exec_child_reset_signals(void) {
-        struct exec_kernel_sigaction sa = { .handler = SIG_DFL };
-        sigset_t mask;
-
-        /* The raw system call: glibc's sigaction() refuses the two real-time signals it
-         * reserves, whose ignored disposition would otherwise survive exec. */
-        for (int sig = 1; sig < _NSIG; sig++) {
-                if (sig == SIGKILL || sig == SIGSTOP)
-                        continue;
-                if (syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof(sa.mask)) < 0 && errno != EINVAL)
-                        return -errno;
-        }
-        if (sigemptyset(&mask) < 0 || sigprocmask(SIG_SETMASK, &mask, NULL) < 0)
-                return -errno;
-        return 0;
-}
-
-/* Keeps a descriptor out of the 0..2 range about to be overwritten. */
-static int exec_child_lift_fd(int *fd) {
-        int nfd;
-
-        if (*fd > STDERR_FILENO)
-                return 0;
-        nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
-        if (nfd < 0)
-                return -errno;
-        *fd = nfd;
-        return 0;
-}
-
-static _noreturn_ void exec_child_run(ExecChild *c) {
-        int r;
-
-        if (exec_child_lift_fd(&c->errfd) < 0)
-                _exit(127);
-        /* A session (and process group) of its own: cancel kills the group, whatever the
-         * command started, and no terminal of vigild's reaches it. */
-        if (setsid() < 0)
-                exec_child_fail(c->errfd, EXEC_STAGE_SESSION, errno);
-        r = exec_child_reset_signals();
-        if (r < 0)
-                exec_child_fail(c->errfd, EXEC_STAGE_SIGNALS, -r);
-
-        if (exec_child_lift_fd(&c->stdin_fd) < 0 || exec_child_lift_fd(&c->output_fd) < 0 ||
-            dup2(c->stdin_fd, STDIN_FILENO) < 0 || dup2(c->output_fd, STDOUT_FILENO) < 0 ||
-            dup2(c->output_fd, STDERR_FILENO) < 0)
-                exec_child_fail(c->errfd, EXEC_STAGE_STDIO, errno);
-        /* Only 0, 1 and 2 survive exec; the error pipe stays open until then. */
-        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-                exec_child_fail(c->errfd, EXEC_STAGE_STDIO, errno);
-
-        if (c->has_user) {
-                /* The system calls, not glibc's wrappers, which would try to bring vigild's
-                 * other threads along: this child shares vigild's memory but is none of them. */
-                if (syscall(SYS_SETGROUPS, c->n_groups, c->groups) < 0)
-                        exec_child_fail(c->errfd, EXEC_STAGE_GROUPS, errno);
-                if (syscall(SYS_SETRESGID, c->gid, c->gid, c->gid) < 0)
-                        exec_child_fail(c->errfd, EXEC_STAGE_USER, errno);
-                if (syscall(SYS_SETRESUID, c->uid, c->uid, c->uid) < 0)
-                        exec_child_fail(c->errfd, EXEC_STAGE_USER, errno);
-        }
-        if (chdir("/") < 0)
-                exec_child_fail(c->errfd, EXEC_STAGE_CWD, errno);
-
-        execve(c->argv[0], c->argv, c->envp);
-        exec_child_fail(c->errfd, EXEC_STAGE_EXEC, errno);
-}
-
-static int exec_child_main(void *arg) {
-        exec_child_run(arg);
-}
-
-/* ---- The parent: starting, following, reaping ---- */
-
-static int exec_build_env(const ProbeTarget *t, char ***ret) {
-        _cleanup_strv_free_ char **env = NULL;
-        char *e;
-        int r;
-
-        r = strv_extend(&env, "PATH=" EXEC_PATH);
-        if (r < 0)
-                return r;
-        r = strv_extend(&env, "LANG=" EXEC_LANG);
-        if (r < 0)
-                return r;
-        if (t->worker && t->instance >= 0) {
-                if (asprintf(&e, "VIGIL_WORKER=%s", t->worker) < 0)
-                        return -ENOMEM;
-                r = strv_consume(&env, e);
-                if (r < 0)
-                        return r;
-                if (asprintf(&e, "VIGIL_INSTANCE=%d", t->instance) < 0)
-                        return -ENOMEM;
-                r = strv_consume(&env, e);
-                if (r < 0)
-                        return r;
-                if (t->pid > 0) {
-                        if (asprintf(&e, "VIGIL_PID=%d", (int) t->pid) < 0)
-                                return -ENOMEM;
-                        r = strv_consume(&env, e);
-                        if (r < 0)
-                                return r;
-                }
-        }
-        *ret = TAKE_PTR(env);
-        return 0;
-}
-
-/* Waits for the child's execve() or its failure: EOF, or the record it wrote. The write end
- * is the child's alone, close-on-exec, so this returns as soon as the command runs. 1 with
- * the failure, 0 for a command that runs. */
-static int exec_read_error(int errfd, ExecStage *ret_stage, int *ret_error) {
-        ExecError e;
-        ssize_t n;
-
-        do
-                n = read(errfd, &e, sizeof e);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return -errno;
-        if (n == 0)
-                return 0;
-        if ((size_t) n != sizeof e || e.error <= 0 || !exec_stage_to_string(e.stage))
-                return -EBADMSG;
-        *ret_stage = (ExecStage) e.stage;
-        *ret_error = e.error;
-        return 1;
-}
-
-static void exec_finish(ProbeCheck *c);
-
-/* Forgets the child once reaped (or handed to the daemon). */
-static void exec_forget_child(ProbeCheck *c) {
-        ExecState *s = c->state;
-
-        c->env->child_unwatch(c->env->userdata, s->pid);
-        s->child_source = sd_event_source_disable_unref(s->child_source);
-        s->pid = 0;
-}
-
-/* Reaps the child if it has ended; never waits. Whatever it left running in its session is
- * killed first, while the unreaped child still holds the session's id: its output would come
- * too late, and a probe must not leave processes behind, one more each sample. */
-static void exec_reap(ProbeCheck *c) {
-        ExecState *s = c->state;
-        int fd, k;
-        siginfo_t si = {};
-
-        if (s->pid <= 0)
-                return;
-        fd = sd_event_source_get_io_fd(s->child_source);
-        do
-                k = waitid(P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG | WNOWAIT);
-        while (k < 0 && errno == EINTR);
-        if (k >= 0 && si.si_pid == 0)
-                return;   /* still running */
-        if (k >= 0) {
-                (void) kill(-s->pid, SIGKILL);
-                do
-                        k = waitid(P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG);
-                while (k < 0 && errno == EINTR);
-        }
-        if (k < 0 || si.si_pid == 0) {
-                /* Reaped by someone else (it cannot be, while watched): what it did is lost. */
-                s->code = 0;
-                s->status = 0;
-        } else {
-                s->code = si.si_code;
-                s->status = si.si_status;
-        }
-        exec_forget_child(c);
-}
-
-/* The daemon's call, when its orphan reaper met the child first. */
-static void exec_reap_callback(void *userdata) {
+static void exec_done(ProbeCommand *cmd, const ProbeCommandOutcome *o, void *userdata) {
         ProbeCheck *c = userdata;
-
-        exec_reap(c);
-        exec_finish(c);
-}
-
-static int on_child(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
-        ProbeCheck *c = userdata;
-
-        exec_reap(c);
-        exec_finish(c);
-        return 0;
-}
-
-static int on_output(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
-        ProbeCheck *c = userdata;
-        ExecState *s = c->state;
-        char scratch[4096], *buf;
-        size_t room;
-        ssize_t n;
-
-        if (s->n_output < sizeof s->output) {
-                buf = s->output + s->n_output;
-                room = sizeof s->output - s->n_output;
-        } else {
-                buf = scratch;
-                room = sizeof scratch;
-        }
-        n = read(fd, buf, room);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return 0;
-        if (n > 0) {
-                if (buf != scratch)
-                        s->n_output += (size_t) n;
-                s->n_read += (size_t) n;
-                if (s->n_read < EXEC_READ_MAX)
-                        return 0;
-        }
-        /* EOF, an error, or enough read: nothing more is waited for on the pipe. */
-        s->output_source = sd_event_source_disable_unref(s->output_source);
-        exec_finish(c);
-        return 0;
-}
-
-/* Delivers the result once the command is reaped and its output is read. Last thing done:
- * the runner may act on the result. */
-static void exec_finish(ProbeCheck *c) {
-        ExecState *s = c->state;
         ProbeResult r;
 
-        if (!s->running || s->pid > 0 || s->output_source)
-                return;
-        s->running = false;
-        probe_exec_judge(&(const ExecOutcome) {
-                .code = s->code,
-                .status = s->status,
-                .output = s->output,
-                .size = s->n_output,
-                .truncated = s->n_read > s->n_output,
-        }, &r);
+        probe_exec_judge(o, &r);
         probe_check_done(c, &r);
-}
-
-/* Kills the command and whatever it started in its session. Only while the command is not
- * reaped: until then neither its pid nor its session's id (the same) can be reused. */
-static void exec_kill(ExecState *s) {
-        if (s->pid <= 0)
-                return;
-        (void) kill(-s->pid, SIGKILL);
-        /* Its plain pid where the pidfd call is missing (valgrind) is as safe, for that reason. */
-        if (pidfd_send_signal(sd_event_source_get_io_fd(s->child_source), SIGKILL, NULL, 0) < 0 &&
-            errno == ENOSYS)
-                (void) kill(s->pid, SIGKILL);
 }
 
 static void exec_cancel(ProbeCheck *c) {
         ExecState *s = c->state;
 
-        s->running = false;
-        s->output_source = sd_event_source_disable_unref(s->output_source);
-        exec_kill(s);
-        /* The pidfd's source stays until the zombie is reaped; then the child is unwatched. */
-        exec_reap(c);
+        probe_command_cancel(&s->command);
 }
 
 static void exec_reset(ProbeCheck *c, bool done) {
         ExecState *s = c->state;
 
         /* Nothing is learnt of a target between samples: only done has work to do. */
-        if (!done)
-                return;
-        exec_cancel(c);
-        if (s->pid > 0)
-                /* Killed but not dead yet, and the state goes now: vigild reaps the children it
-                 * does not know, so unwatching hands it over without waiting. */
-                exec_forget_child(c);
-}
-
-static int exec_cannot_start(const ExecSettings *set, ProbeResult *ret, const char *what, int error) {
-        ret->status = PROBE_UNKNOWN;
-        probe_result_message(ret, "cannot start %s: %s%s%s", set->argv[0], what ?: "", what ? ": " : "",
-                             strerror(error));
-        return 0;
+        if (done)
+                probe_command_done(&s->command);
 }
 
 static int exec_check(ProbeCheck *c, const ProbeTarget *t, ProbeResult *ret) {
         const ExecSettings *set = c->settings;
         ExecState *s = c->state;
-        _cleanup_close_ int devnull = -EBADF, out_r = -EBADF, out_w = -EBADF, err_r = -EBADF, err_w = -EBADF,
-                            pidfd = -EBADF;
-        _cleanup_strv_free_ char **env = NULL;
-        ExecStage stage = EXEC_STAGE_EXEC;
-        ExecChild child;
-        int fds[2], error = 0, r;
-        pid_t pid;
 
-        if (!c->env || !c->env->event || !c->env->child_watch || !c->env->child_unwatch)
-                return -EOPNOTSUPP;
-        /* One command per target at a time: the one killed last may still be on its way out. */
-        if (s->pid > 0 || s->output_source)
-                return -EBUSY;
-
-        r = exec_build_env(t, &env);
-        if (r < 0)
-                return r;
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return exec_cannot_start(set, ret, "pipe", errno);
-        out_r = fds[0];
-        out_w = fds[1];
-        /* Only our end: the command's stdout blocks as a pipe should. */
-        if (fcntl(out_r, F_SETFL, O_NONBLOCK) < 0)
-                return -errno;
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return exec_cannot_start(set, ret, "pipe", errno);
-        err_r = fds[0];
-        err_w = fds[1];
-        devnull = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (devnull < 0)
-                return exec_cannot_start(set, ret, "/dev/null", errno);
-
-        child = (ExecChild) {
-                .argv = set->argv,
-                .envp = env,
-                .stdin_fd = devnull,
-                .output_fd = out_w,
-                .errfd = err_w,
-        };
-        /* The probe's own user, else the worker's, else vigild's. */
-        if (set->user) {
-                child.has_user = true;
-                child.uid = set->uid;
-                child.gid = set->gid;
-                child.groups = set->groups;
-                child.n_groups = set->n_groups;
-        } else if (t->has_user) {
-                child.has_user = true;
-                child.uid = t->uid;
-                child.gid = t->gid;
-                child.groups = t->groups;
-                child.n_groups = t->n_groups;
-        }
-
-        pid = clone_vfork(exec_child_main, &child, -EBADF, false, &pidfd);
-        if (pid == -ENOSYS) {
-                /* No clone3 (an old kernel, valgrind): a copy of vigild, doing the same. */
-                pid = clone_fork(&pidfd);
-                if (pid == 0)
-                        exec_child_run(&child);
-        }
-        if (pid < 0)
-                return exec_cannot_start(set, ret, NULL, -pid);
-        if (pidfd < 0) {
-                /* A kernel without CLONE_PIDFD (before 5.2): the child cannot be followed. It is
-                 * not watched, so vigild reaps it. */
-                (void) kill(pid, SIGKILL);
-                return -EOPNOTSUPP;
-        }
-
-        /* vigild reaps only from loop callbacks, and the loop does not run before this: the
-         * child is ours from its first instant. */
-        r = c->env->child_watch(c->env->userdata, pid, exec_reap_callback, c);
-        if (r < 0) {
-                (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-                return r;   /* not watched: vigild reaps it */
-        }
-        r = sd_event_add_io(c->env->event, &s->child_source, pidfd, EPOLLIN, on_child, c);
-        if (r < 0) {
-                (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-                c->env->child_unwatch(c->env->userdata, pid);
-                return r;
-        }
-        (void) sd_event_source_set_io_fd_own(s->child_source, true);
-        TAKE_FD(pidfd);
-        (void) sd_event_source_set_description(s->child_source, "probe-exec-child");
-        s->pid = pid;
-        s->code = s->status = 0;
-
-        err_w = safe_close(err_w);
-        out_w = safe_close(out_w);
-        r = exec_read_error(err_r, &stage, &error);
-        if (r != 0) {
-                /* It never ran (and is exiting): the pidfd's source reaps it. */
-                exec_kill(s);
-                exec_reap(c);
-                if (r < 0)
-                        return r;
-                return exec_cannot_start(set, ret,
-                                         stage == EXEC_STAGE_EXEC ? NULL : exec_stage_to_string(stage), error);
-        }
-
-        r = sd_event_add_io(c->env->event, &s->output_source, out_r, EPOLLIN, on_output, c);
-        if (r < 0) {
-                exec_kill(s);
-                exec_reap(c);
-                return r;
-        }
-        (void) sd_event_source_set_io_fd_own(s->output_source, true);
-        TAKE_FD(out_r);
-        (void) sd_event_source_set_description(s->output_source, "probe-exec-output");
-        s->n_output = s->n_read = 0;
-        s->running = true;
-        return 1;
+        return probe_command_sample(&s->command, c->env, t, set->argv, &set->user, exec_done, c, ret);
 }
 
 const ProbeOps probe_exec_ops = {

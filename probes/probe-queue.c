@@ -3,9 +3,9 @@
  * so that a burst that drains is not growth). Sources: a spool directory (its entries other
  * than . and .., counted without sorting or a stat per entry, at most max_count, and at most
  * QUEUE_SPOOL_BATCH per loop iteration from an idle-priority defer source, so that a huge
- * spool never holds the loop), or the worker's own X_VIGIL_QUEUE= reports. A depth printed by
- * a command is not a source here: that would duplicate the exec kind's process handling.
- * Non-logging. */
+ * spool never holds the loop), the worker's own X_VIGIL_QUEUE= reports, or the number a
+ * command prints first (run by probe-command.c, which owns the process; this file only reads
+ * the outcome). Non-logging; never blocks. */
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,10 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
+#include "config.h"
 #include "escape.h"
 #include "parse-util.h"
 #include "probe-queue.h"
+#include "strv.h"
 
 #define QUEUE_DEFAULT_MAX_COUNT 1000000U
 #define QUEUE_MAX_COUNT_MAX 100000000U
@@ -25,10 +28,14 @@
 #define QUEUE_SPOOL_BATCH 4096U
 /* A notify report older than this many intervals says nothing about the backlog now. */
 #define QUEUE_REPORT_STALE_EVERY 3U
+/* How much of a command's first line a message shows, escaped (the message is cut anyway). */
+#define QUEUE_OUTPUT_SHOWN_MAX 256U
 
 typedef struct QueueSettings {
         char *spool;
         bool notify;                 /* source = "notify" */
+        char **command;              /* argv of the command that prints the depth */
+        ConfigUser user;             /* the command's; no name: the target's, else vigild's */
         unsigned max_count;
         Threshold growth_warning;
         Threshold growth_critical;
@@ -42,6 +49,9 @@ typedef struct QueueState {
         DIR *dir;
         sd_event_source *source;
         uint64_t count;
+        /* The command under way, or on its way out; allocated at the first command sample, so
+         * that the other sources do not carry its output buffer. */
+        ProbeCommand *command;
 } QueueState;
 
 static void queue_settings_init(void *settings) {
@@ -55,6 +65,8 @@ static void queue_settings_done(void *settings) {
         QueueSettings *s = settings;
 
         s->spool = mfree(s->spool);
+        s->command = strv_free(s->command);
+        config_user_done(&s->user);
 }
 
 static int parse_source(ConfigParser *p, const config_setting_t *s, const ConfigKey *k, void *settings) {
@@ -77,6 +89,9 @@ static int parse_source(ConfigParser *p, const config_setting_t *s, const Config
 static const ConfigKey queue_keys[] = {
         CONFIG_KEY_PATH("spool", QueueSettings, spool),
         CONFIG_KEY("source", parse_source),
+        CONFIG_KEY_ARGV("command", QueueSettings, command, CONFIG_ARGV_MAX,
+                        "[ \"/usr/local/bin/outbox-depth\", \"--queue\", \"mail\" ]"),
+        CONFIG_KEY_AT("user", config_user_parse, QueueSettings, user),
         CONFIG_KEY_UINT("max_count", QueueSettings, max_count, 1, QUEUE_MAX_COUNT_MAX),
         CONFIG_KEY_THRESHOLD("growth_warning", QueueSettings, growth_warning, THRESHOLD_COUNT),
         CONFIG_KEY_THRESHOLD("growth_critical", QueueSettings, growth_critical, THRESHOLD_COUNT),
@@ -92,20 +107,23 @@ static int queue_check_config(ConfigParser *p, const config_setting_t *g, const 
         const QueueSettings *s = pc->settings;
         char a[FORMAT_DURATION_MAX], b[FORMAT_DURATION_MAX];
 
-        if (!s->spool && !s->notify)
-                return config_keys_fail(
-                        p, g, "missing the queue's source: spool = \"/path\" or source = \"notify\"");
-        if (s->spool && s->notify)
-                return config_keys_fail(p, config_setting_get_member(g, "source"),
-                                        "a queue probe has one source: spool or source, not both");
+        if (!s->spool && !s->notify && !s->command)
+                return config_keys_fail(p, g,
+                                        "missing the queue's source: spool = \"/path\", source = \"notify\" "
+                                        "or command = [ \"/path\", ... ]");
+        if (!!s->spool + s->notify + !!s->command > 1)
+                return config_keys_fail(p, config_setting_get_member(g, s->notify ? "source" : "command"),
+                                        "a queue probe has one source: spool, source or command, not more");
         if (s->notify && pc->host)
                 return config_keys_fail(
                         p, config_setting_get_member(g, "source"),
                         "source = \"notify\" reads a worker's X_VIGIL_QUEUE=: put the probe in the "
                         "worker's probes");
-        if (s->notify && config_setting_get_member(g, "max_count"))
+        if (!s->spool && config_setting_get_member(g, "max_count"))
                 return config_keys_fail(p, config_setting_get_member(g, "max_count"),
                                         "has no use without spool");
+        if (!s->command && config_setting_get_member(g, "user"))
+                return config_keys_fail(p, config_setting_get_member(g, "user"), "has no use without command");
         if (!pc->warning.set && !pc->critical.set && !has_growth(s))
                 return config_keys_fail(p, g, "a queue probe needs warning, critical, growth_warning or "
                                         "growth_critical");
@@ -138,7 +156,7 @@ static int queue_check_config(ConfigParser *p, const config_setting_t *g, const 
         return 0;
 }
 
-/* "spool /var/spool/x" or "X_VIGIL_QUEUE", JSON-escaped for the evidence. */
+/* The source, JSON-escaped for the evidence, and the depth read. */
 static void source_evidence(const QueueSettings *s, const QueueReading *q, ProbeResult *r) {
         char path[PATH_MAX * 2 + 3];
 
@@ -146,6 +164,9 @@ static void source_evidence(const QueueSettings *s, const QueueReading *q, Probe
                 (void) json_escape(path, sizeof path, s->spool);
                 probe_result_evidence(r, "\"source\":\"spool\",\"spool\":%s,\"max_count\":%u", path,
                                       s->max_count);
+        } else if (s->command) {
+                (void) json_escape(path, sizeof path, s->command[0]);
+                probe_result_evidence(r, "\"source\":\"command\",\"command\":%s", path);
         } else
                 probe_result_evidence(r, "\"source\":\"notify\"");
         if (q->present)
@@ -179,6 +200,8 @@ void probe_queue_judge(const ProbeConfig *pc, TrendWindow *trend, const QueueRea
         if (s->spool)
                 (void) snprintf(where, sizeof where, "spool %s%s", s->spool,
                                 q->bounded ? ", counted up to max_count" : "");
+        else if (s->command)
+                (void) snprintf(where, sizeof where, "command %s", s->command[0]);
         else
                 (void) snprintf(where, sizeof where, "X_VIGIL_QUEUE=");
         probe_result_judge(r, pc, (double) q->depth, NAN);
@@ -217,6 +240,91 @@ void probe_queue_judge(const ProbeConfig *pc, TrendWindow *trend, const QueueRea
                         format_duration_approx(d, sizeof d, fit.span, USEC_PER_SEC), depth, where);
         }
 }
+
+/* ---- The command source ---- */
+
+int probe_queue_parse_depth(const char *line, size_t n, uint64_t *ret_depth) {
+        uint64_t v = 0;
+        size_t i = 0, start;
+
+        while (i < n && (line[i] == ' ' || line[i] == '\t'))
+                i++;
+        for (start = i; i < n && line[i] >= '0' && line[i] <= '9'; i++) {
+                unsigned digit = (unsigned) (line[i] - '0');
+
+                if (v > (UINT64_MAX - digit) / 10)
+                        return -ERANGE;
+                v = v * 10 + digit;
+        }
+        /* "3.5", "1,200" or "12abc" must not read as 3, 1 or 12. */
+        if (i == start || (i < n && line[i] != ' ' && line[i] != '\t'))
+                return -EINVAL;
+        *ret_depth = v;
+        return 0;
+}
+
+void probe_queue_judge_command(const ProbeConfig *pc, TrendWindow *trend, const ProbeCommandOutcome *o,
+                               usec_t now, ProbeResult *r) {
+        const QueueSettings *s = pc->settings;
+        const char *line = o->output ?: "";
+        size_t n = probe_command_first_line(o);
+        char buf[QUEUE_OUTPUT_SHOWN_MAX], shown[QUEUE_OUTPUT_SHOWN_MAX], sig[32];
+        uint64_t depth = 0;
+        int k = -EINVAL;
+
+        (void) snprintf(buf, sizeof buf, "%.*s", (int) MIN(n, sizeof buf - 1), line);
+        (void) json_escape(shown, sizeof shown, buf);
+        if (o->code == CLD_EXITED && o->status == 0)
+                k = probe_queue_parse_depth(line, n, &depth);
+        if (k >= 0) {
+                probe_queue_judge(pc, trend, &(QueueReading) { .present = true, .depth = depth }, now, r);
+                probe_command_evidence(o, r);
+                return;
+        }
+
+        r->status = PROBE_UNKNOWN;
+        if (o->code == CLD_EXITED && o->status != 0)
+                probe_result_message(r, "queue command %s exited with status %d%s%s", s->command[0], o->status,
+                                     n > 0 ? ": " : "", n > 0 ? shown : "");
+        else if (o->code == CLD_KILLED || o->code == CLD_DUMPED)
+                probe_result_message(r, "queue command %s killed by signal %s%s", s->command[0],
+                                     probe_command_signal_name(o->status, sig, sizeof sig),
+                                     o->code == CLD_DUMPED ? " (core dumped)" : "");
+        else if (o->code != CLD_EXITED)
+                probe_result_message(r, "cannot tell how queue command %s ended", s->command[0]);
+        else if (n == 0)
+                probe_result_message(r, "queue command %s printed no depth: its first line is empty",
+                                     s->command[0]);
+        else
+                probe_result_message(r, "queue command %s printed no depth%s: %s", s->command[0],
+                                     k == -ERANGE ? " (out of range)" : "", shown);
+        source_evidence(s, &(QueueReading) {}, r);
+        probe_command_evidence(o, r);
+}
+
+static void on_command_done(ProbeCommand *cmd, const ProbeCommandOutcome *o, void *userdata) {
+        ProbeCheck *c = userdata;
+        QueueState *st = c->state;
+        ProbeResult r;
+
+        probe_result_init(&r);
+        probe_queue_judge_command(c->config, st->trend, o, now(CLOCK_MONOTONIC), &r);
+        probe_check_done(c, &r);
+}
+
+static int check_command(ProbeCheck *c, const ProbeTarget *t, ProbeResult *ret) {
+        const QueueSettings *s = c->settings;
+        QueueState *st = c->state;
+
+        if (!st->command) {
+                st->command = calloc(1, sizeof(ProbeCommand));
+                if (!st->command)
+                        return -ENOMEM;
+        }
+        return probe_command_sample(st->command, c->env, t, s->command, &s->user, on_command_done, c, ret);
+}
+
+/* ---- The spool source ---- */
 
 static void count_stop(QueueState *st) {
         if (!st->counting)
@@ -350,6 +458,8 @@ static int queue_check(ProbeCheck *c, const ProbeTarget *t, ProbeResult *ret) {
         }
         if (s->spool)
                 return check_spool(c, ret);
+        if (s->command)
+                return check_command(c, t, ret);
 
         if (!rep)
                 return -EOPNOTSUPP;    /* refused by the config check: the host reports nothing */
@@ -364,7 +474,10 @@ static int queue_check(ProbeCheck *c, const ProbeTarget *t, ProbeResult *ret) {
 }
 
 static void queue_cancel(ProbeCheck *c) {
-        count_stop(c->state);
+        QueueState *st = c->state;
+
+        count_stop(st);
+        probe_command_cancel(st->command);
 }
 
 static void queue_reset(ProbeCheck *c, bool done) {
@@ -373,10 +486,13 @@ static void queue_reset(ProbeCheck *c, bool done) {
 
         if (done) {
                 count_stop(st);
+                probe_command_done(st->command);
+                st->command = mfree(st->command);
                 st->trend = trend_window_free(st->trend);
                 return;
         }
-        /* A new process starts its own backlog; a spool outlives the process. */
+        /* A new process starts its own backlog; a spool outlives the process, and so does what
+         * a command reads (a broker's queue, a table). */
         if (s->notify && st->trend)
                 trend_window_reset(st->trend);
 }

@@ -1,6 +1,7 @@
 /* Starting one worker instance. The parent side builds everything that allocates (environment,
  * paths) before the clone and hands back the pid, a pidfd and the error pipe. The child side
- * runs the fixed setup order of spawn.h with plain system calls only: no malloc, no stdio, no
+ * runs the fixed setup order of spawn.h (the steps it shares with a probe's command from
+ * child-setup.h) with plain system calls only: no malloc, no stdio, no
  * NSS, no logging, and no writes but to its own SpawnChild, its environment and errno: in the
  * vfork-style clone it runs in vigild's memory while vigild waits. A failing child writes one
  * SpawnError record to the close-on-exec error pipe and _exit()s with 127. Non-logging. */
@@ -16,30 +17,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child-setup.h"
 #include "clone.h"
 #include "hooks.h"
 #include "spawn.h"
 #include "strv.h"
 
-/* 32-bit architectures keep the 16-bit-id system calls under the plain names. */
-#ifdef SYS_setresuid32
-#  define SYS_SETGROUPS SYS_setgroups32
-#  define SYS_SETRESGID SYS_setresgid32
-#  define SYS_SETRESUID SYS_setresuid32
-#else
-#  define SYS_SETGROUPS SYS_setgroups
-#  define SYS_SETRESGID SYS_setresgid
-#  define SYS_SETRESUID SYS_setresuid
-#endif
-
 #define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define SPAWN_DEFAULT_LANG "C.UTF-8"
-
-/* The record a failing child writes; smaller than PIPE_BUF, so the write is atomic. */
-typedef struct SpawnError {
-        int32_t stage;
-        int32_t error;
-} SpawnError;
 
 /* Everything the child needs, prepared by the parent. */
 typedef struct SpawnChild {
@@ -250,17 +235,6 @@ static void child_fill_watchdog_pid(char *digits) {
         digits[n] = '\0';
 }
 
-static _noreturn_ void child_fail(int errfd, SpawnStage stage, int error) {
-        SpawnError e = { .stage = stage, .error = error };
-        ssize_t n;
-
-        do
-                n = write(errfd, &e, sizeof e);
-        while (n < 0 && errno == EINTR);
-
-        _exit(127);
-}
-
 static int child_join_cgroup(const char *procs) {
         ssize_t n;
         int fd;
@@ -279,33 +253,6 @@ static int child_join_cgroup(const char *procs) {
         return n == 1 ? 0 : -EIO;
 }
 
-/* The kernel's struct sigaction for rt_sigaction(2) on the architectures we build for. */
-struct kernel_sigaction {
-        void (*handler)(int);
-        unsigned long flags;
-        void (*restorer)(void);
-        uint64_t mask;
-};
-
-static int child_reset_signals(void) {
-        struct kernel_sigaction sa = { .handler = SIG_DFL };
-        sigset_t mask;
-
-        /* The raw system call, not sigaction(): glibc refuses to touch the two real-time
-         * signals it reserves (32, 33) with EINVAL, yet an ignored disposition of them, which
-         * GNU make for one passes on, would survive exec into the worker. */
-        for (int sig = 1; sig < _NSIG; sig++) {
-                if (sig == SIGKILL || sig == SIGSTOP)
-                        continue;
-                if (syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof(sa.mask)) < 0 && errno != EINVAL)
-                        return -errno;
-        }
-
-        if (sigemptyset(&mask) < 0 || sigprocmask(SIG_SETMASK, &mask, NULL) < 0)
-                return -errno;
-        return 0;
-}
-
 static int child_chdir(const WorkerConfig *w) {
         if (w->cwd)
                 return RET_NERRNO(chdir(w->cwd));
@@ -319,19 +266,6 @@ static int child_install_fd(int fd, int target) {
         if (fd == target)
                 return RET_NERRNO(fcntl(fd, F_SETFD, 0));
         return RET_NERRNO(dup2(fd, target));
-}
-
-/* Keeps a descriptor the child still needs out of the 0..2 range it is about to overwrite. */
-static int child_lift_fd(int *fd) {
-        int nfd;
-
-        if (*fd < 0 || *fd > STDERR_FILENO)
-                return 0;
-        nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
-        if (nfd < 0)
-                return -errno;
-        *fd = nfd;
-        return 0;
 }
 
 static int child_output_fd(const OutputConfig *o, int given, int target) {
@@ -369,10 +303,10 @@ static int child_output_fd(const OutputConfig *o, int given, int target) {
 static int child_setup_stdio(const SpawnChild *c) {
         int out = c->stdout_fd, err = c->stderr_fd, fd, r;
 
-        r = child_lift_fd(&out);
+        r = child_setup_lift_fd(&out);
         if (r < 0)
                 return r;
-        r = child_lift_fd(&err);
+        r = child_setup_lift_fd(&err);
         if (r < 0)
                 return r;
 
@@ -423,64 +357,61 @@ static _noreturn_ void child_run(SpawnChild *c) {
          * the few descriptors below the slots' end (a kernel before 5.9 copies them all). */
         if (c->unshare_from > 0 && close_range(c->unshare_from, ~0U, CLOSE_RANGE_UNSHARE) < 0 &&
             unshare(CLONE_FILES) < 0)
-                child_fail(c->errfd, SPAWN_STAGE_STDIO, errno);
+                child_setup_fail(c->errfd, SPAWN_STAGE_STDIO, errno);
 
         if (c->watchdog_pid)
                 child_fill_watchdog_pid(c->watchdog_pid);
 
         /* The error pipe must survive the stdio setup below, which overwrites fds 0..2. */
-        if (child_lift_fd(&c->errfd) < 0)
+        if (child_setup_lift_fd(&c->errfd) < 0)
                 _exit(127);
 
         if (setpgid(0, 0) < 0)
-                child_fail(c->errfd, SPAWN_STAGE_PGROUP, errno);
+                child_setup_fail(c->errfd, SPAWN_STAGE_PGROUP, errno);
 
         if (c->cgroup_procs) {
                 r = child_join_cgroup(c->cgroup_procs);
                 if (r < 0)
-                        child_fail(c->errfd, SPAWN_STAGE_CGROUP, -r);
+                        child_setup_fail(c->errfd, SPAWN_STAGE_CGROUP, -r);
         }
 
-        r = child_reset_signals();
+        r = child_setup_reset_signals();
         if (r < 0)
-                child_fail(c->errfd, SPAWN_STAGE_SIGNALS, -r);
+                child_setup_fail(c->errfd, SPAWN_STAGE_SIGNALS, -r);
 
         r = child_close_inherited(c);
         if (r < 0)
-                child_fail(c->errfd, SPAWN_STAGE_STDIO, -r);
+                child_setup_fail(c->errfd, SPAWN_STAGE_STDIO, -r);
 
         if (w->has_user) {
-                /* The system calls, not glibc's wrappers, which would try to bring the other
-                 * threads of a process along: the child shares vigild's memory but is none of
-                 * its threads. */
-                if (syscall(SYS_SETGROUPS, w->n_supplementary_gids, w->supplementary_gids) < 0)
-                        child_fail(c->errfd, SPAWN_STAGE_GROUPS, errno);
-                if (syscall(SYS_SETRESGID, w->gid, w->gid, w->gid) < 0)
-                        child_fail(c->errfd, SPAWN_STAGE_USER, errno);
-                if (syscall(SYS_SETRESUID, w->uid, w->uid, w->uid) < 0)
-                        child_fail(c->errfd, SPAWN_STAGE_USER, errno);
+                bool groups = false;
+
+                r = child_setup_identity(w->uid, w->gid, w->supplementary_gids, w->n_supplementary_gids,
+                                         &groups);
+                if (r < 0)
+                        child_setup_fail(c->errfd, groups ? SPAWN_STAGE_GROUPS : SPAWN_STAGE_USER, -r);
         }
 
         (void) umask(w->umask & 0777);
 
         for (int i = 0; i < RLIM_NLIMITS; i++)
                 if (w->rlimit_set[i] && setrlimit(i, &w->rlimits[i]) < 0)
-                        child_fail(c->errfd, SPAWN_STAGE_RLIMIT, errno);
+                        child_setup_fail(c->errfd, SPAWN_STAGE_RLIMIT, errno);
 
         r = child_chdir(w);
         if (r < 0)
-                child_fail(c->errfd, SPAWN_STAGE_CWD, -r);
+                child_setup_fail(c->errfd, SPAWN_STAGE_CWD, -r);
 
         r = child_setup_stdio(c);
         if (r < 0)
-                child_fail(c->errfd, SPAWN_STAGE_STDIO, -r);
+                child_setup_fail(c->errfd, SPAWN_STAGE_STDIO, -r);
 
         /* Everything above 2 is closed by exec; the error pipe already is close-on-exec. */
         if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-                child_fail(c->errfd, SPAWN_STAGE_STDIO, errno);
+                child_setup_fail(c->errfd, SPAWN_STAGE_STDIO, errno);
 
         execve(w->argv[0], w->argv, c->envp);
-        child_fail(c->errfd, SPAWN_STAGE_EXEC, errno);
+        child_setup_fail(c->errfd, SPAWN_STAGE_EXEC, errno);
 }
 
 /* ---- parent side ---- */
@@ -678,25 +609,19 @@ spawned:
 }
 
 int spawn_read_error(int errfd, SpawnStage *ret_stage, int *ret_errno) {
-        SpawnError e;
-        ssize_t n;
+        int stage, error, r;
 
         assert(errfd >= 0);
         assert(ret_stage);
         assert(ret_errno);
 
-        do
-                n = read(errfd, &e, sizeof e);
-        while (n < 0 && errno == EINTR);
-
-        if (n < 0)
-                return -errno;
-        if (n == 0)
-                return 0;
-        if ((size_t) n != sizeof e || e.stage < 0 || e.stage >= _SPAWN_STAGE_MAX || e.error <= 0)
+        r = child_setup_read_error(errfd, &stage, &error);
+        if (r <= 0)
+                return r;
+        if (stage < 0 || stage >= _SPAWN_STAGE_MAX)
                 return -EBADMSG;
 
-        *ret_stage = (SpawnStage) e.stage;
-        *ret_errno = e.error;
+        *ret_stage = (SpawnStage) stage;
+        *ret_errno = error;
         return 1;
 }

@@ -6,10 +6,10 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 
+#include "conf/config-test-util.h"
 #include "config-keys.h"
 
 typedef enum Fruit {
@@ -72,54 +72,15 @@ static const KindSettings kind_defaults = {
         .every = 5 * USEC_PER_SEC,
 };
 
-static void config_destroyp(config_t **c) {
-        if (*c)
-                config_destroy(*c);
+static int parse_kind_group(ConfigParser *p, const config_setting_t *g, void *settings) {
+        return config_keys_parse_group(p, g, kind_keys, ELEMENTSOF(kind_keys), settings);
 }
 
 /* Writes text to kind.conf in a fresh directory and parses its group "kind" against kind_keys
  * into *settings. Returns what config_keys_parse_group() returned and sets *ret_error to its
  * message without the directory ("kind.conf:2: ..."), or NULL. */
 static int parse_kind(const char *text, KindSettings *settings, char **ret_error) {
-        _cleanup_(config_source_freep) ConfigSource *source = NULL;
-        _cleanup_(config_destroyp) config_t *lc = NULL;
-        _cleanup_free_ char *path = NULL;
-        char dir[] = "/tmp/test-config-keys.XXXXXX";
-        ConfigParser p = {};
-        config_t cfg;
-        FILE *f;
-        int r;
-
-        assert_non_null(mkdtemp(dir));
-        assert_true(asprintf(&path, "%s/kind.conf", dir) >= 0);
-        f = fopen(path, "we");
-        assert_non_null(f);
-        assert_true(fputs(text, f) >= 0);
-        assert_int_equal(fclose(f), 0);
-        assert_int_equal(chmod(path, 0644), 0);
-
-        assert_int_equal(config_source_read(path, &source, NULL), 0);
-        p.source = source;
-        config_init(&cfg);
-        lc = &cfg;
-        assert_int_equal(config_read_string(&cfg, config_source_text(source)), CONFIG_TRUE);
-
-        r = config_keys_parse_group(&p, config_lookup(&cfg, "kind"), kind_keys, ELEMENTSOF(kind_keys),
-                                    settings);
-
-        assert_int_equal(unlink(path), 0);
-        assert_int_equal(rmdir(dir), 0);
-
-        if (p.error) {
-                size_t n = strlen(dir) + 1;
-
-                assert_true(strncmp(p.error, dir, n - 1) == 0 && p.error[n - 1] == '/');
-                *ret_error = strdup(p.error + n);
-                assert_non_null(*ret_error);
-                free(p.error);
-        } else
-                *ret_error = NULL;
-        return r;
+        return config_test_parse_group("kind.conf", text, "kind", parse_kind_group, settings, ret_error);
 }
 
 static void assert_kind_error(const char *text, const char *expected) {
